@@ -1,0 +1,142 @@
+// The composition root: builds every part from the configuration and assembles the Express app from them.
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { createForwarder } from './forward.js';
+import { errorHandler, notFound } from './http/errors.js';
+import { buildOpsRouter } from './http/ops.js';
+import { requestContext } from './http/request-context.js';
+import { Idempotency, MemoryIdempotencyBackend, RedisIdempotencyBackend } from './idempotency.js';
+import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { CircuitBreaker } from './platform/breaker.js';
+import { createPlatformClient, type PlatformClient } from './platform/client.js';
+import { QuotaLimiter } from './quota/limiter.js';
+import { connectWithin, createRedis, isReady } from './redis.js';
+import { buildOpenApi } from './routes/openapi.js';
+import { buildV1Router } from './routes/router.js';
+import type { RouteSpec } from './routes/types.js';
+import { upgradeRoutes } from './routes/upgrade.js';
+import { TokenManager } from './tokens/manager.js';
+import { MemoryTokenStore, RedisTokenStore, type TokenStore } from './tokens/store.js';
+
+/** Every platform API the gateway serves; a new family is a new list of descriptions here. */
+export const ROUTES: readonly RouteSpec[] = [...upgradeRoutes];
+
+export interface Gateway {
+  app: Express;
+  config: Config;
+  metrics: Metrics;
+  limiter: QuotaLimiter;
+  tokens: TokenManager;
+  /** Connects to Redis (waiting at most `ms`); true if connected. The gateway serves either way. */
+  connect(ms: number): Promise<boolean>;
+  /** Marks the gateway as draining: /readyz turns 503 so that load balancers stop sending. */
+  drain(): void;
+  close(): Promise<void>;
+}
+
+export function createGateway(config: Config, logger: Logger): Gateway {
+  const replicaId = randomUUID().slice(0, 8);
+  const metrics = createMetrics();
+  let redis: Redis | null = null;
+  let subscriber: Redis | null = null;
+  if (config.redisUrl) {
+    const common = { url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, logger, metrics };
+    redis = createRedis({ ...common, name: `iot-bff:${replicaId}` });
+    subscriber = createRedis({ ...common, name: `iot-bff:${replicaId}:sub`, metrics: undefined });
+  } else {
+    logger.warn('REDIS_URL=memory: in-process store; run ONE replica only (quota and tokens are not shared)');
+  }
+
+  const client: PlatformClient = createPlatformClient(config, metrics);
+  const limiter = new QuotaLimiter({
+    redis,
+    keyPrefix: config.redisKeyPrefix,
+    windowMs: config.quotaWindowMs,
+    holdMs: config.quotaHoldMs,
+    replicas: config.replicas,
+    rateOf: (appId) => config.apps.get(appId)?.ratePerMinute ?? 0,
+    metrics,
+    logger,
+    replicaId,
+  });
+  const store: TokenStore =
+    redis && subscriber
+      ? new RedisTokenStore(redis, subscriber, config.redisKeyPrefix, config.tokenEncryptionKey)
+      : new MemoryTokenStore();
+  const tokens = new TokenManager({
+    store,
+    client,
+    limiter,
+    apps: config.apps,
+    lockTtlMs: config.tokenLockTtlMs,
+    platformTimeoutMs: config.platformTimeoutMs,
+    replicas: config.replicas,
+    metrics,
+    logger,
+    replicaId,
+  });
+  const breaker = new CircuitBreaker({ failures: config.breakerFailures, cooldownMs: config.breakerCooldownMs });
+  const forwarder = createForwarder({ client, tokens, limiter, breaker, metrics });
+  const idempotency = new Idempotency(
+    redis ? new RedisIdempotencyBackend(redis) : new MemoryIdempotencyBackend(),
+    config.idempotencyTtlSec,
+    metrics,
+  );
+
+  let draining = false;
+  const readiness = async (): Promise<string[]> => {
+    const reasons: string[] = [];
+    if (draining) reasons.push('shutting down');
+    if (redis) {
+      const ok = isReady(redis) && (await redis.ping().then(() => true, () => false));
+      if (!ok) reasons.push('redis: unreachable');
+    }
+    return reasons;
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(requestContext(logger, metrics));
+  app.use(helmet());
+  app.use(
+    buildOpsRouter({
+      metrics,
+      readiness,
+      openapi: () => buildOpenApi(ROUTES, { title: 'iot-bff', version: '1' }),
+    }),
+  );
+  app.use('/v1', buildV1Router({ config, specs: ROUTES, forwarder, idempotency }));
+  app.use(notFound);
+  app.use(errorHandler());
+
+  return {
+    app,
+    config,
+    metrics,
+    limiter,
+    tokens,
+    async connect(ms) {
+      if (!redis || !subscriber) return true;
+      const [main] = await Promise.all([connectWithin(redis, ms), connectWithin(subscriber, ms)]);
+      return main;
+    },
+    drain() {
+      draining = true;
+    },
+    async close() {
+      draining = true;
+      await store.close();
+      client.close();
+      for (const r of [subscriber, redis]) {
+        if (!r) continue;
+        await r.quit().catch(() => r.disconnect());
+      }
+    },
+  };
+}

@@ -1,0 +1,45 @@
+// Caller authentication (X-Api-Key, compared as SHA-256 digests in constant time) and the app access rule of contract §3 "Callers".
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { AppConfig, ClientConfig } from '../config.js';
+import { GatewayError } from '../errors.js';
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    client?: ClientConfig;
+  }
+}
+
+/** Finds the client whose key digest matches, comparing against every client so that timing says nothing. */
+export function findClient(clients: readonly ClientConfig[], key: string): ClientConfig | undefined {
+  const digest = createHash('sha256').update(key, 'utf8').digest();
+  let found: ClientConfig | undefined;
+  for (const c of clients) {
+    if (timingSafeEqual(c.keySha256, digest) && found === undefined) found = c;
+  }
+  return found;
+}
+
+export function authenticate(clients: readonly ClientConfig[]) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const key = req.get('x-api-key');
+    const client = key ? findClient(clients, key) : undefined;
+    if (!client) throw new GatewayError('UNAUTHENTICATED');
+    res.locals.client = client;
+    next();
+  };
+}
+
+/**
+ * 403 when the key may not act for the app, whether or not the app exists (so that restricted
+ * callers cannot probe which apps are configured); 404 for an unknown app otherwise.
+ */
+export function authorizeApp(apps: ReadonlyMap<string, AppConfig>) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const appId = String(req.params.appId);
+    const client = res.locals.client as ClientConfig;
+    if (client.apps !== '*' && !client.apps.has(appId)) throw new GatewayError('FORBIDDEN');
+    if (!apps.has(appId)) throw new GatewayError('NOT_FOUND', { message: 'No such app is configured.' });
+    next();
+  };
+}

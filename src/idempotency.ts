@@ -1,0 +1,166 @@
+// Idempotency-Key on creating routes (IETF draft semantics): the first answer is stored and replayed, a different body is 422, a repeat in flight is 409.
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { GatewayError, type ErrorCode } from './errors.js';
+import type { Metrics } from './metrics.js';
+
+/** The draft's key is a structured-field string; we accept its printable ASCII, bounded like Stripe's. */
+const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
+
+export interface StoredAnswer {
+  status: number;
+  body: unknown;
+}
+
+type Record_ = { state: 'pending'; fp: string } | ({ state: 'done'; fp: string } & StoredAnswer);
+
+/** Where records live: Redis for every replica, or a Map for the in-process store. */
+export interface IdempotencyBackend {
+  /** Creates the record if absent; returns the existing one otherwise. */
+  claim(key: string, fp: string, ttlMs: number): Promise<Record_ | null>;
+  save(key: string, rec: Record_, ttlMs: number): Promise<void>;
+  release(key: string): Promise<void>;
+}
+
+export class RedisIdempotencyBackend implements IdempotencyBackend {
+  constructor(private readonly redis: Redis) {}
+  async claim(key: string, fp: string, ttlMs: number): Promise<Record_ | null> {
+    const ok = await this.redis.set(key, JSON.stringify({ state: 'pending', fp }), 'PX', ttlMs, 'NX');
+    if (ok === 'OK') return null;
+    const raw = await this.redis.get(key);
+    // Expired between the two commands: the caller may claim again.
+    return raw ? (JSON.parse(raw) as Record_) : { state: 'pending', fp };
+  }
+  async save(key: string, rec: Record_, ttlMs: number): Promise<void> {
+    await this.redis.set(key, JSON.stringify(rec), 'PX', ttlMs);
+  }
+  async release(key: string): Promise<void> {
+    await this.redis.del(key);
+  }
+}
+
+export class MemoryIdempotencyBackend implements IdempotencyBackend {
+  private readonly records = new Map<string, { rec: Record_; until: number }>();
+  async claim(key: string, fp: string, ttlMs: number): Promise<Record_ | null> {
+    const now = Date.now();
+    for (const [k, v] of this.records) if (v.until <= now) this.records.delete(k);
+    const found = this.records.get(key);
+    if (found) return found.rec;
+    this.records.set(key, { rec: { state: 'pending', fp }, until: now + ttlMs });
+    return null;
+  }
+  async save(key: string, rec: Record_, ttlMs: number): Promise<void> {
+    this.records.set(key, { rec, until: Date.now() + ttlMs });
+  }
+  async release(key: string): Promise<void> {
+    this.records.delete(key);
+  }
+}
+
+/**
+ * Answers that say "the platform did not act on this request": the key is released so that the
+ * caller can retry with it. Every other answer (success, platform refusals, timeouts and garbage,
+ * where the platform may have created the task) is stored and replayed, so that a retry never
+ * creates a second task.
+ */
+const RELEASING: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'RATE_LIMITED',
+  'SERVICE_UNAVAILABLE',
+  'UPSTREAM_UNAVAILABLE',
+  'UPSTREAM_AUTH_FAILED',
+  'INTERNAL',
+]);
+
+/** Stable JSON: keys sorted, so that the same body in another key order has the same fingerprint. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+export interface IdempotencyScope {
+  prefix: string;
+  appId: string;
+  client: string;
+  routeId: string;
+  key: string;
+}
+
+export class Idempotency {
+  constructor(
+    private readonly backend: IdempotencyBackend,
+    private readonly ttlSec: number,
+    private readonly metrics: Metrics,
+  ) {}
+
+  static checkKey(key: string): void {
+    if (!KEY_FORMAT.test(key)) {
+      throw new GatewayError('VALIDATION_FAILED', {
+        message: 'Idempotency-Key must be 1 to 255 printable ASCII characters.',
+        details: [{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' }],
+      });
+    }
+  }
+
+  /**
+   * Runs `work` once per (client, app, route, key). `pendingMs` bounds how long a claim may stay
+   * pending if this process dies mid-call (the request's own deadline plus a margin).
+   */
+  async run(
+    scope: IdempotencyScope,
+    request: unknown,
+    pendingMs: number,
+    work: () => Promise<StoredAnswer>,
+  ): Promise<StoredAnswer & { replayed: boolean }> {
+    // The key is scoped to the caller and the app, so that one client cannot read another's answers.
+    const storeKey = `${scope.prefix}idem:{${scope.appId}}:${sha256(`${scope.client}\n${scope.routeId}\n${scope.key}`)}`;
+    const fp = sha256(canonical(request));
+    let existing: Record_ | null;
+    try {
+      existing = await this.backend.claim(storeKey, fp, pendingMs);
+    } catch (err) {
+      throw new GatewayError('SERVICE_UNAVAILABLE', {
+        message: 'Idempotency records are unavailable; retry shortly.',
+        retryAfter: 1,
+        cause: err,
+      });
+    }
+    if (existing) {
+      if (existing.fp !== fp) {
+        this.metrics.idempotency.inc({ outcome: 'mismatch' });
+        throw new GatewayError('IDEMPOTENCY_KEY_REUSED');
+      }
+      if (existing.state === 'pending') {
+        this.metrics.idempotency.inc({ outcome: 'conflict' });
+        throw new GatewayError('CONFLICT', { retryAfter: 1 });
+      }
+      this.metrics.idempotency.inc({ outcome: 'replayed' });
+      return { status: existing.status, body: existing.body, replayed: true };
+    }
+    const ttlMs = this.ttlSec * 1000;
+    let answer: StoredAnswer;
+    try {
+      answer = await work();
+    } catch (err) {
+      if (err instanceof GatewayError && !RELEASING.has(err.code)) {
+        // Store the error answer as it will be shown, minus the request id (a replay gets its own).
+        const body = { error: { code: err.code, message: err.message, retryable: err.retryable, platformCode: err.platformCode } };
+        await this.backend.save(storeKey, { state: 'done', fp, status: err.status, body }, ttlMs).catch(() => undefined);
+        this.metrics.idempotency.inc({ outcome: 'stored' });
+      } else {
+        await this.backend.release(storeKey).catch(() => undefined);
+      }
+      throw err;
+    }
+    await this.backend.save(storeKey, { state: 'done', fp, ...answer }, ttlMs).catch(() => undefined);
+    this.metrics.idempotency.inc({ outcome: 'stored' });
+    return { ...answer, replayed: false };
+  }
+}

@@ -1,0 +1,234 @@
+// The one place that talks to the platform: got with a keep-alive agent and deadlines; answers become typed results or PlatformErrors.
+import http from 'node:http';
+import https from 'node:https';
+import { got, RequestError, TimeoutError, type Got, type OptionsInit } from 'got';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+
+/** What login and refresh return, with the lifetime turned into absolute times. */
+export interface TokenGrant {
+  accessToken: string;
+  refreshToken: string | undefined;
+  /** Lifetime in seconds, from the platform's `expiresIn`. */
+  expiresIn: number;
+}
+
+export interface PlatformCall {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Already filled and encoded platform path, starting with `/`. */
+  path: string;
+  query?: Readonly<Record<string, unknown>>;
+  body?: unknown;
+  appId: string;
+  token: string;
+  /** Absolute epoch ms by which the call must be over. */
+  deadline: number;
+}
+
+export interface PlatformResponse {
+  status: number;
+  /** Parsed JSON, or null for an empty body. */
+  body: unknown;
+}
+
+/**
+ * Why a platform call failed:
+ * - `code`: the platform answered with an `error_code` (even with HTTP 200);
+ * - `http`: a non-2xx answer without a usable error body;
+ * - `bad-body`: a 2xx answer that is not the JSON it should be;
+ * - `timeout`: no answer by the deadline;
+ * - `unavailable`: no connection (refused, reset, DNS, TLS).
+ */
+export type PlatformErrorKind = 'code' | 'http' | 'bad-body' | 'timeout' | 'unavailable';
+
+export class PlatformError extends Error {
+  constructor(
+    readonly kind: PlatformErrorKind,
+    message: string,
+    readonly details: {
+      platformCode?: string;
+      httpStatus?: number;
+      /** False when the request certainly did not reach the platform (connection refused, DNS). */
+      sent: boolean;
+      /** Network error code (ECONNRESET…) where there is one. */
+      errno?: string;
+    },
+  ) {
+    super(message);
+    this.name = 'PlatformError';
+  }
+
+  get platformCode(): string | undefined {
+    return this.details.platformCode;
+  }
+
+  /** Failures that say the platform is unwell, as opposed to it refusing this request. */
+  get isOutage(): boolean {
+    return (
+      this.kind === 'timeout' ||
+      this.kind === 'unavailable' ||
+      this.kind === 'bad-body' ||
+      (this.kind === 'http' && (this.details.httpStatus ?? 0) >= 500)
+    );
+  }
+}
+
+const LOGIN_PATH = 'iocm/app/sec/v1.1.0/login';
+const REFRESH_PATH = 'iocm/app/sec/v1.1.0/refreshToken';
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+export interface PlatformClient {
+  login(appId: string, secret: string, deadline: number): Promise<TokenGrant>;
+  refresh(appId: string, secret: string, refreshToken: string, deadline: number): Promise<TokenGrant>;
+  call(req: PlatformCall): Promise<PlatformResponse>;
+  close(): void;
+}
+
+export function createPlatformClient(config: Config, metrics?: Metrics): PlatformClient {
+  // The idle timeout of pooled sockets stays below the platform's keep-alive, so that we never
+  // write on a socket the platform is closing (the keep-alive ECONNRESET of got#2352, node#47130).
+  const agentOptions = { keepAlive: true, timeout: config.platformKeepAliveMs, maxSockets: 256, maxFreeSockets: 64 };
+  const agent = {
+    http: new http.Agent(agentOptions),
+    https: new https.Agent({
+      ...agentOptions,
+      ...(config.platformTls.ca ? { ca: config.platformTls.ca } : {}),
+      ...(config.platformTls.cert ? { cert: config.platformTls.cert, key: config.platformTls.key } : {}),
+    }),
+  };
+  // Built once: per-request option objects are what makes got costly on the hot path (perf-anchors.md).
+  const client: Got = got.extend({
+    prefixUrl: config.platformUrl,
+    agent,
+    retry: { limit: 0 }, // retries are the gateway's decision (quota, idempotency), not got's
+    throwHttpErrors: false,
+    followRedirect: false,
+    responseType: 'text',
+    cache: false,
+    decompress: true,
+    headers: { 'user-agent': 'iot-bff', accept: 'application/json' },
+  });
+
+  async function send(
+    kind: 'api' | 'login' | 'refresh',
+    appId: string,
+    url: string,
+    options: OptionsInit,
+    deadline: number,
+  ): Promise<PlatformResponse> {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new PlatformError('timeout', 'deadline passed before the call', { sent: false });
+    const started = process.hrtime.bigint();
+    let outcome = 'error';
+    try {
+      const res = (await client(url, { ...options, timeout: { request: remaining } })) as unknown as {
+        statusCode: number;
+        body: string;
+      };
+      const status = res.statusCode;
+      const text = res.body;
+      const parsed = parseBody(text);
+      if (parsed.ok && isErrorBody(parsed.value)) {
+        const code = String(parsed.value.error_code);
+        outcome = code;
+        throw new PlatformError('code', `platform error ${code}`, { platformCode: code, httpStatus: status, sent: true });
+      }
+      if (status < 200 || status >= 300) {
+        outcome = String(status);
+        throw new PlatformError('http', `platform answered HTTP ${status}`, { httpStatus: status, sent: true });
+      }
+      if (!parsed.ok) {
+        outcome = 'bad-body';
+        throw new PlatformError('bad-body', 'platform answered a body that is not JSON', { httpStatus: status, sent: true });
+      }
+      outcome = 'ok';
+      return { status, body: parsed.value };
+    } catch (err) {
+      if (err instanceof PlatformError) throw err;
+      throw classifyTransportError(err, (o) => (outcome = o));
+    } finally {
+      metrics?.platformCalls.inc({ app: appId, kind, outcome });
+      metrics?.platformDuration.observe({ kind }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  function grant(res: PlatformResponse): TokenGrant {
+    const b = res.body as Record<string, unknown> | null;
+    if (!b || typeof b.accessToken !== 'string' || b.accessToken === '') {
+      throw new PlatformError('bad-body', 'login answer has no accessToken', { httpStatus: res.status, sent: true });
+    }
+    const expiresIn = Number(b.expiresIn);
+    return {
+      accessToken: b.accessToken,
+      refreshToken: typeof b.refreshToken === 'string' && b.refreshToken !== '' ? b.refreshToken : undefined,
+      // The Java SDK assumes an hour when the platform gives no lifetime; so do we.
+      expiresIn: Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 3600,
+    };
+  }
+
+  return {
+    async login(appId, secret, deadline) {
+      // Form-encoded, unlike every other call (platform-api.md §2.1).
+      return grant(await send('login', appId, LOGIN_PATH, { method: 'POST', form: { appId, secret } }, deadline));
+    },
+    async refresh(appId, secret, refreshToken, deadline) {
+      return grant(
+        await send('refresh', appId, REFRESH_PATH, { method: 'POST', json: { appId, secret, refreshToken } }, deadline),
+      );
+    },
+    call(req) {
+      const options: OptionsInit = {
+        method: req.method,
+        headers: { app_key: req.appId, authorization: `Bearer ${req.token}` },
+      };
+      if (req.query && Object.keys(req.query).length > 0) options.searchParams = stringifyQuery(req.query);
+      if (req.body !== undefined) options.json = req.body;
+      return send('api', req.appId, req.path.replace(/^\/+/, ''), options, req.deadline);
+    },
+    close() {
+      agent.http.destroy();
+      agent.https.destroy();
+    },
+  };
+}
+
+function parseBody(text: string): { ok: true; value: unknown } | { ok: false } {
+  if (text === '' || text === undefined) return { ok: true, value: null };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function isErrorBody(value: unknown): value is { error_code: string | number } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'error_code' in value &&
+    (typeof value.error_code === 'string' || typeof value.error_code === 'number') &&
+    String(value.error_code) !== ''
+  );
+}
+
+function stringifyQuery(query: Readonly<Record<string, unknown>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) out[k] = String(v);
+  return out;
+}
+
+/** got's errors carry the request options (headers with the token among them): keep only a code and a safe message. */
+function classifyTransportError(err: unknown, setOutcome: (o: string) => void): PlatformError {
+  if (err instanceof TimeoutError) {
+    setOutcome('timeout');
+    return new PlatformError('timeout', 'platform did not answer in time', {
+      sent: err.timings?.upload !== undefined || err.event !== 'connect',
+    });
+  }
+  const errno = err instanceof RequestError ? err.code : undefined;
+  setOutcome(errno ?? 'network');
+  return new PlatformError('unavailable', `platform unreachable (${errno ?? 'network error'})`, {
+    sent: errno === undefined || !NOT_SENT.has(errno),
+    ...(errno ? { errno } : {}),
+  });
+}

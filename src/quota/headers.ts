@@ -1,0 +1,31 @@
+// Quota response headers (IETF RateLimit fields, draft-ietf-httpapi-ratelimit-headers) and Retry-After, as pure functions.
+
+export interface QuotaState {
+  limit: number;
+  remaining: number;
+  /** Milliseconds until the window has room again (remaining grows). */
+  resetMs: number;
+  windowMs: number;
+}
+
+/** Whole seconds, rounded up: a client that waits that long is never too early. */
+export const toSeconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));
+
+/**
+ * `RateLimit-Policy: "app";q=100;w=60` and `RateLimit: "app";r=3;t=12`, plus the widely used
+ * `RateLimit-Limit/Remaining/Reset` trio for clients written against the older drafts.
+ */
+export function quotaHeaders(s: QuotaState): Record<string, string> {
+  const t = String(toSeconds(s.resetMs));
+  const remaining = String(Math.max(0, s.remaining));
+  return {
+    'RateLimit-Policy': `"app";q=${s.limit};w=${toSeconds(s.windowMs)}`,
+    RateLimit: `"app";r=${remaining};t=${t}`,
+    'RateLimit-Limit': String(s.limit),
+    'RateLimit-Remaining': remaining,
+    'RateLimit-Reset': t,
+  };
+}
+
+/** Retry-After for a refusal; never 0, so that a client does not spin. */
+export const retryAfterSeconds = (ms: number): number => Math.max(1, toSeconds(ms));

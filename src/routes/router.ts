@@ -1,0 +1,103 @@
+// Derives the /v1 Express router from the route descriptions: authentication, app access, body parsing, validation, idempotency, forwarding.
+import express, { type Request, type Response, type Router } from 'express';
+import type { Config } from '../config.js';
+import { GatewayError } from '../errors.js';
+import type { Forwarder } from '../forward.js';
+import { authenticate, authorizeApp } from '../http/auth.js';
+import { notFound } from '../http/errors.js';
+import { Idempotency } from '../idempotency.js';
+import { toExpressPath, type RouteSpec } from './types.js';
+import { validateRequest } from './validate.js';
+
+export interface RouterDeps {
+  config: Config;
+  specs: readonly RouteSpec[];
+  forwarder: Forwarder;
+  idempotency: Idempotency;
+}
+
+const METHOD = { GET: 'get', POST: 'post', PUT: 'put', DELETE: 'delete' } as const;
+
+export function buildV1Router({ config, specs, forwarder, idempotency }: RouterDeps): Router {
+  const v1 = express.Router();
+  // Every /v1 call needs a key, even one to a route that does not exist.
+  v1.use(authenticate(config.clients));
+  const perApp = express.Router({ mergeParams: true });
+  v1.use('/apps/:appId', authorizeApp(config.apps), perApp);
+
+  const json = express.json({ limit: config.bodyLimit, strict: true, type: () => true });
+  const allowed = new Map<string, string[]>();
+
+  for (const spec of specs) {
+    const path = toExpressPath(spec.path);
+    allowed.set(path, [...(allowed.get(path) ?? []), spec.method]);
+    const handlers: express.RequestHandler[] = [
+      (_req, res, next) => {
+        res.locals.route = spec.id;
+        next();
+      },
+    ];
+    if (spec.body) {
+      handlers.push((req, _res, next) => {
+        if (!req.is('application/json')) throw new GatewayError('UNSUPPORTED_MEDIA_TYPE');
+        next();
+      }, json);
+    }
+    handlers.push(async (req: Request, res: Response) => {
+      const { appId, ...params } = req.params as Record<string, string>;
+      const input = validateRequest(spec, { params, query: req.query, body: spec.body ? req.body : undefined });
+      const deadline = res.locals.startedAt + config.platformTimeoutMs;
+      const send = async () => {
+        const r = await forwarder.forward(spec, {
+          appId: appId as string,
+          params: input.params,
+          query: input.query,
+          body: input.body,
+          deadline,
+          log: res.locals.log,
+        });
+        for (const [k, v] of Object.entries(r.headers)) res.setHeader(k, v);
+        return { status: spec.successStatus, body: spec.shapeResponse ? spec.shapeResponse(r.body) : r.body };
+      };
+      const key = spec.idempotencyKey ? req.get('idempotency-key') : undefined;
+      let answer: { status: number; body: unknown; replayed?: boolean };
+      if (key !== undefined) {
+        Idempotency.checkKey(key);
+        answer = await idempotency.run(
+          { prefix: config.redisKeyPrefix, appId: appId as string, client: res.locals.client?.name ?? '', routeId: spec.id, key },
+          { params: input.params, query: input.query, body: input.body },
+          config.platformTimeoutMs + 5000,
+          send,
+        );
+        if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
+      } else {
+        answer = await send();
+      }
+      respond(res, answer.status, answer.body);
+    });
+    perApp[METHOD[spec.method]](path, ...handlers);
+  }
+  // A known path with another method: 405 with Allow, rather than a misleading 404.
+  for (const [path, methods] of allowed) {
+    perApp.all(path, (_req, res) => {
+      res.setHeader('Allow', methods.join(', '));
+      throw new GatewayError('METHOD_NOT_ALLOWED');
+    });
+  }
+  v1.use(notFound);
+  return v1;
+}
+
+function respond(res: Response, status: number, body: unknown): void {
+  if (status === 204 || body === undefined || body === null) {
+    res.status(status).end();
+    return;
+  }
+  // A replayed error answer gets this request's id, like any other error.
+  if (status >= 400 && typeof body === 'object' && body !== null && 'error' in body) {
+    const error = (body as { error: Record<string, unknown> }).error;
+    res.status(status).json({ error: { ...error, requestId: res.locals.requestId } });
+    return;
+  }
+  res.status(status).json(body);
+}

@@ -1,0 +1,209 @@
+// Checks one request against its RouteSpec before it can spend quota, reporting every problem at once with the platform's code.
+import Joi from 'joi';
+import { SAFE_ID } from '../config.js';
+import { GatewayError, type ErrorDetail } from '../errors.js';
+import { pathParams, type RouteSpec } from './types.js';
+
+/**
+ * The platform code(s) a failure of one schema node stands for: one code for every failure of the node,
+ * or a code per Joi error type, with `'*'` for the node's other failures. Applies to failures reported at
+ * that node only, not below it, so an unknown key (reported at its own path) never inherits a code.
+ */
+export type PlatformCodes = string | Readonly<Record<string, string>>;
+
+const META_KEY = 'platformCodes';
+
+/**
+ * Declares, on the schema node itself, which platform code its failures carry. Kept as Joi metadata so
+ * that the rule and its code are written together, and so that /openapi.json can list the codes too.
+ */
+export function withPlatformCodes<T extends Joi.Schema>(schema: T, codes: PlatformCodes): T {
+  return schema.meta({ [META_KEY]: codes }) as T;
+}
+
+/** Reads the declaration made by withPlatformCodes from a node of `schema.describe()`. */
+export function platformCodesOf(description: Joi.Description): PlatformCodes | undefined {
+  for (const meta of description.metas ?? []) {
+    if (meta !== null && typeof meta === 'object' && META_KEY in meta) return (meta as Record<string, PlatformCodes>)[META_KEY];
+  }
+  return undefined;
+}
+
+/** Every code a declaration can yield (for documentation and consistency checks). */
+export function codesIn(codes: PlatformCodes): string[] {
+  return typeof codes === 'string' ? [codes] : [...new Set(Object.values(codes))];
+}
+
+/** Array positions collapse to `[]`, so that one declaration on `items` covers every element. */
+const nodeKey = (path: ReadonlyArray<string | number>): string =>
+  JSON.stringify(path.map((p) => (typeof p === 'number' ? '[]' : p)));
+
+const tables = new WeakMap<Joi.Schema, Map<string, PlatformCodes>>();
+
+/** The schema's declarations, by node, computed once per schema. */
+export function platformCodeTable(schema: Joi.Schema): ReadonlyMap<string, PlatformCodes> {
+  let table = tables.get(schema);
+  if (table === undefined) {
+    const found = new Map<string, PlatformCodes>();
+    const walk = (d: Joi.Description, path: Array<string | number>): void => {
+      const codes = platformCodesOf(d);
+      if (codes !== undefined) found.set(nodeKey(path), codes);
+      for (const [key, child] of Object.entries((d.keys ?? {}) as Record<string, Joi.Description>)) walk(child, [...path, key]);
+      for (const item of (d.items ?? []) as Joi.Description[]) walk(item, [...path, 0]);
+    };
+    walk(schema.describe(), []);
+    table = found;
+    tables.set(schema, table);
+  }
+  return table;
+}
+
+function platformCodeFor(schema: Joi.Schema, path: ReadonlyArray<string | number>, type: string): string | undefined {
+  const codes = platformCodeTable(schema).get(nodeKey(path));
+  if (codes === undefined) return undefined;
+  return typeof codes === 'string' ? codes : (codes[type] ?? codes['*']);
+}
+
+/**
+ * Our wording for every Joi error type these schemas can raise. None interpolates `{{#value}}`: a message
+ * never repeats what the caller sent. Rules of our own (`rule.*`) declare their message next to the rule
+ * with `.messages()`.
+ */
+const MESSAGES: Readonly<Record<string, string>> = {
+  'any.required': 'is required',
+  'any.only': 'must be one of: {{#valids}}',
+  'any.custom': 'is invalid',
+  'object.base': 'must be a JSON object',
+  'object.unknown': 'is not a known field',
+  'object.xor': 'only one of {{#peers}} may be given',
+  'object.missing': 'one of {{#peers}} is required',
+  'string.base': 'must be a string',
+  'string.empty': 'must not be empty',
+  'string.min': 'must be at least {{#limit}} characters long',
+  'string.max': 'must be at most {{#limit}} characters long',
+  'string.pattern.base': 'has the wrong format',
+  'string.pattern.name': 'must have the format {{#name}}',
+  'number.base': 'must be a number',
+  'number.integer': 'must be an integer',
+  'number.min': 'must be at least {{#limit}}',
+  'number.max': 'must be at most {{#limit}}',
+  'number.unsafe': 'must be a safe integer',
+  'number.infinity': 'must be a finite number',
+  'boolean.base': 'must be true or false',
+  'array.base': 'must be an array',
+  'array.min': 'must hold at least {{#limit}} item(s)',
+  'array.max': 'must hold at most {{#limit}} items',
+};
+
+/** The schema of a route that takes no query parameters: every key is unknown. */
+const EMPTY = Joi.object({});
+
+const isOurMessage = (type: string): boolean => type in MESSAGES || type.startsWith('rule.');
+
+const JOI_OPTIONS = {
+  abortEarly: false,
+  messages: MESSAGES,
+  errors: { wrap: { label: false, array: false } },
+} as const satisfies Joi.ValidationOptions;
+
+/** Unknown keys are caller-chosen text: shown so the caller can find the typo, but never at any length. */
+const MAX_FIELD_SEGMENT = 64;
+
+function fieldOf(root: string, path: ReadonlyArray<string | number>): string {
+  if (path.length === 0) return root;
+  return path
+    .map((p, i) => {
+      if (typeof p === 'number') return `[${p}]`;
+      const segment = p.length > MAX_FIELD_SEGMENT ? `${p.slice(0, MAX_FIELD_SEGMENT)}…` : p;
+      return i === 0 ? segment : `.${segment}`;
+    })
+    .join('');
+}
+
+interface Checked {
+  value: unknown;
+  details: ErrorDetail[];
+}
+
+function check(schema: Joi.ObjectSchema, value: unknown, root: string, options: Joi.ValidationOptions): Checked {
+  const { error, value: checked } = schema.validate(value, options);
+  const details: ErrorDetail[] = [];
+  for (const d of error?.details ?? []) {
+    const detail: ErrorDetail = { field: fieldOf(root, d.path), message: isOurMessage(d.type) ? d.message : 'is invalid' };
+    const code = platformCodeFor(schema, d.path, d.type);
+    if (code !== undefined) detail.platformCode = code;
+    details.push(detail);
+  }
+  return { value: checked, details };
+}
+
+/** Accepted on a route that declares no body: what a body parser leaves when nothing was sent. */
+const isNoBody = (body: unknown): boolean =>
+  body === undefined ||
+  (body !== null && typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0);
+
+const PARAM_RULE = "must be 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or digit";
+
+export interface ValidatedRequest {
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+}
+
+/**
+ * Validates path parameters, query and body of one request. Throws one VALIDATION_FAILED GatewayError
+ * listing every problem; otherwise returns the values to forward (query numbers converted from text).
+ * Time rules are judged against `now`.
+ */
+export function validateRequest(
+  spec: RouteSpec,
+  input: { params: Record<string, string>; query: unknown; body: unknown },
+  now: Date = new Date(),
+): ValidatedRequest {
+  const details: ErrorDetail[] = [];
+
+  // Every value the router captured is checked, not only the template's: appId included when given.
+  const params: Record<string, string> = {};
+  for (const name of new Set([...pathParams(spec.path), ...Object.keys(input.params)])) {
+    const value = input.params[name];
+    if (value === undefined) details.push({ field: name, message: 'is required' });
+    else if (typeof value !== 'string' || !SAFE_ID.test(value)) details.push({ field: name, message: PARAM_RULE });
+    else params[name] = value;
+  }
+
+  // Query strings arrive as text, so numbers and booleans are converted; a route without a query schema
+  // takes none. Unknown keys are refused rather than dropped: a misspelt filter (`pagesize`, `devicetype`)
+  // would otherwise silently return another list than the caller asked for.
+  const query = check(spec.query ?? EMPTY, input.query ?? {}, 'query', { ...JOI_OPTIONS, convert: true, context: { now } });
+  details.push(...query.details);
+
+  let body: unknown;
+  if (spec.body === undefined) {
+    if (!isNoBody(input.body)) details.push({ field: 'body', message: 'this route takes no request body' });
+  } else if (input.body === undefined) {
+    const detail: ErrorDetail = { field: 'body', message: 'a JSON request body is required' };
+    const code = platformCodeFor(spec.body, [], 'any.required');
+    if (code !== undefined) detail.platformCode = code;
+    details.push(detail);
+  } else {
+    // A JSON body already has its types: a string where a number belongs is the caller's bug, not text to
+    // convert. Unknown keys are refused (see the schemas) rather than passed on or dropped.
+    const checked = check(spec.body, input.body, 'body', { ...JOI_OPTIONS, convert: false, context: { now } });
+    details.push(...checked.details);
+    body = checked.value;
+  }
+
+  if (details.length > 0) {
+    // Failures the platform has a code for come first, so that the top-level code and message describe
+    // what the platform itself would have answered; the rest keep their order.
+    const ordered = [...details.filter((d) => d.platformCode !== undefined), ...details.filter((d) => d.platformCode === undefined)];
+    const first = ordered[0] as ErrorDetail;
+    const more = ordered.length - 1;
+    throw new GatewayError('VALIDATION_FAILED', {
+      message: `${first.field}: ${first.message}${more > 0 ? ` (and ${more} more problem${more > 1 ? 's' : ''})` : ''}`,
+      ...(first.platformCode !== undefined ? { platformCode: first.platformCode } : {}),
+      details: ordered,
+    });
+  }
+  return { params, query: (query.value ?? {}) as Record<string, unknown>, body };
+}

@@ -1,0 +1,104 @@
+// Test control API (/__control): reset, runtime config, latency, faults, token revocation, freezing, call log.
+// Never authenticated, never throttled, never logged as a platform call.
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { parseFaultRule } from './faults.js';
+import type { SimulatorState } from './state.js';
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPositiveInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
+const bad = (res: Response, message: string): void => void res.status(400).json({ error: message });
+
+export function controlRouter(state: SimulatorState): Router {
+  const r = express.Router();
+  r.use(express.json({ limit: '64kb', strict: false }));
+  const body = (req: Request): Record<string, unknown> => (isObject(req.body) ? req.body : {});
+
+  /** Looks up the appId of a body or path; answers 400/404 itself when it is missing or unknown. */
+  const knownApp = (res: Response, appId: unknown): appId is string => {
+    if (typeof appId !== 'string' || appId === '') return bad(res, 'appId must be a non-empty string'), false;
+    if (!state.apps.has(appId)) return void res.status(404).json({ error: `unknown app ${appId}` }), false;
+    return true;
+  };
+
+  r.post('/reset', (_req, res) => {
+    state.reset();
+    res.json({ reset: true, config: state.config });
+  });
+
+  r.get('/config', (_req, res) => void res.json(state.config));
+  r.post('/config', (req, res) => {
+    const b = body(req);
+    const next = { ...state.config };
+    for (const key of ['ratePerMinute', 'windowMs', 'expiresIn'] as const) {
+      if (b[key] === undefined) continue;
+      if (!isPositiveInt(b[key])) return bad(res, `${key} must be a positive integer`);
+      next[key] = b[key];
+    }
+    state.config = next;
+    res.json(state.config);
+  });
+
+  r.get('/latency', (_req, res) => void res.json({ latency: state.latency.list() }));
+  r.post('/latency', (req, res) => {
+    const { ms, path } = body(req);
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return bad(res, 'ms must be a number >= 0');
+    if (path !== undefined && typeof path !== 'string') return bad(res, 'path must be a string');
+    state.latency.set(ms, path);
+    res.json({ latency: state.latency.list() });
+  });
+
+  r.get('/faults', (_req, res) => void res.json({ pending: state.faults.pending() }));
+  r.post('/faults', (req, res) => {
+    const rule = parseFaultRule(req.body);
+    if (typeof rule === 'string') return bad(res, rule);
+    state.faults.add(rule);
+    res.json({ pending: state.faults.pending() });
+  });
+  r.delete('/faults', (_req, res) => {
+    state.faults.clear();
+    res.json({ pending: [] });
+  });
+
+  r.post('/revoke', (req, res) => {
+    const { appId } = body(req);
+    if (!knownApp(res, appId)) return;
+    state.tokens.revoke(appId);
+    res.json({ appId, revoked: true });
+  });
+
+  r.post('/freeze', (req, res) => {
+    const { appId, frozen } = body(req);
+    if (!knownApp(res, appId)) return;
+    if (typeof frozen !== 'boolean') return bad(res, 'frozen must be a boolean');
+    if (frozen) state.frozen.add(appId);
+    else state.frozen.delete(appId);
+    res.json({ appId, frozen });
+  });
+
+  r.get('/calls', (req, res) => {
+    const since = req.query.since;
+    if (since === undefined) return void res.json(state.calls.summary());
+    if (typeof since !== 'string' || !/^\d+$/.test(since)) return bad(res, 'since must be epoch milliseconds');
+    res.json(state.calls.summary(Number(since)));
+  });
+  // Clears only the log; tokens and the flow-control windows are left alone.
+  r.delete('/calls', (_req, res) => {
+    state.calls.clear();
+    res.json({ cleared: true });
+  });
+
+  r.get('/tokens/:appId', (req, res) => {
+    const appId = req.params.appId;
+    if (!knownApp(res, appId)) return;
+    res.json(state.tokens.status(appId, Date.now()));
+  });
+
+  r.use((_req, res) => void res.status(404).json({ error: 'no such control endpoint' }));
+  // Malformed JSON bodies end up here (body-parser errors carry their status).
+  r.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = isObject(err) && typeof err.status === 'number' && err.status < 500 ? err.status : 500;
+    res.status(status).json({ error: status === 500 ? 'internal error' : 'invalid request body' });
+  });
+  return r;
+}

@@ -1,0 +1,278 @@
+// Shared test fixtures: a throwaway redis-server, the platform simulator, and gateways in process or as child processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { createGateway, type Gateway } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { closeGracefully, createServer } from '../../src/server.js';
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/server.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `check` until it returns true or `ms` pass. */
+export async function waitFor(check: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis
+
+export interface TestRedis {
+  url: string;
+  /** A plain client for assertions (not the gateway's). */
+  client: Redis;
+  /** Whether stop/start work (false when REDIS_URL points at a server we do not own). */
+  owned: boolean;
+  stop(): Promise<void>;
+  /** Starts again on the same port, empty (no persistence). */
+  start(): Promise<void>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * `REDIS_URL` when set (and `own` is false); otherwise a redis-server of our own on a free port,
+ * which tests may stop and restart.
+ */
+export async function startRedis(opts: { own?: boolean } = {}): Promise<TestRedis> {
+  if (process.env.REDIS_URL && !opts.own) {
+    const client = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 1 });
+    return {
+      url: process.env.REDIS_URL,
+      client,
+      owned: false,
+      stop: async () => {
+        throw new Error('cannot stop an external Redis');
+      },
+      start: async () => undefined,
+      flush: async () => void (await client.flushdb()),
+      close: async () => void client.disconnect(),
+    };
+  }
+  const port = await freePort();
+  let proc: ChildProcess | null = null;
+  const url = `redis://127.0.0.1:${port}`;
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  client.on('error', () => undefined);
+  const start = async () => {
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    await waitFor(
+      async () => {
+        try {
+          if (probe.status !== 'ready') await probe.connect();
+          return (await probe.ping()) === 'PONG';
+        } catch {
+          probe.disconnect();
+          return false;
+        }
+      },
+      10_000,
+      'redis-server to start',
+    );
+    probe.disconnect();
+  };
+  const stop = async () => {
+    const p = proc;
+    proc = null;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGKILL');
+    });
+  };
+  await start();
+  await client.connect();
+  return {
+    url,
+    client,
+    owned: true,
+    stop,
+    start,
+    flush: async () => void (await client.flushdb()),
+    close: async () => {
+      client.disconnect();
+      await stop();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Simulator
+
+export interface TestSimulator extends RunningSimulator {
+  control(pathname: string, body?: unknown, method?: string): Promise<any>;
+  calls(): Promise<SimCalls>;
+  reset(): Promise<void>;
+}
+
+export interface SimCall {
+  at: number;
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  appId?: string;
+  status: number;
+  errorCode?: string;
+  headers: Record<string, string | undefined>;
+  body: unknown;
+}
+
+export interface SimCalls {
+  total: number;
+  byApp: Record<string, number>;
+  byRoute: Record<string, number>;
+  log: SimCall[];
+}
+
+export const LOGIN_ROUTE = 'POST /iocm/app/sec/v1.1.0/login';
+export const REFRESH_ROUTE = 'POST /iocm/app/sec/v1.1.0/refreshToken';
+
+export async function startTestSimulator(opts: SimulatorOptions = {}): Promise<TestSimulator> {
+  const sim = await startSimulator({ apps: TEST_APPS, quiet: true, ...opts, port: 0 });
+  const control = async (pathname: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') => {
+    const res = await fetch(`${sim.url}/__control/${pathname}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`simulator control ${pathname}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  return {
+    ...sim,
+    control,
+    calls: () => control('calls'),
+    reset: async () => void (await control('reset', {})),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway
+
+export const TEST_APPS = [
+  { appId: 'app-a', secret: 'secret-of-app-a-0123456789' },
+  { appId: 'app-b', secret: 'secret-of-app-b-0123456789' },
+];
+export const KEYS = {
+  all: 'key-for-all-apps-0123456789abcdef',
+  onlyA: 'key-for-app-a-only-0123456789abcd',
+};
+export const CLIENTS = [
+  { name: 'ops-portal', key: KEYS.all, apps: ['*'] },
+  { name: 'rollout', key: KEYS.onlyA, apps: ['app-a'] },
+];
+
+export function gatewayEnv(simUrl: string, redisUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PLATFORM_URL: simUrl,
+    PLATFORM_APPS: JSON.stringify(TEST_APPS),
+    GATEWAY_CLIENTS: JSON.stringify(CLIENTS),
+    REDIS_URL: redisUrl,
+    LOG_LEVEL: 'info',
+    PLATFORM_TIMEOUT_MS: '3000',
+    TOKEN_LOCK_TTL_MS: '4000',
+    REDIS_KEY_PREFIX: `t${Math.random().toString(36).slice(2, 8)}:`,
+    ...extra,
+  };
+}
+
+export interface TestGateway {
+  url: string;
+  gateway: Gateway;
+  /** Every log line the gateway wrote, as text. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** A gateway in this process, listening on a free port, its logs captured. */
+export async function startGateway(env: Record<string, string>): Promise<TestGateway> {
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const config = loadConfig({ ...env, PORT: '0', HOST: '127.0.0.1' }, ROOT);
+  const gateway = createGateway(config, createLogger(config.logLevel, sink));
+  await gateway.connect(3000);
+  const server = createServer(gateway.app, { requestTimeoutMs: config.platformTimeoutMs + 5000 });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    gateway,
+    logs,
+    close: async () => {
+      await closeGracefully(server, 1000);
+      await gateway.close();
+    },
+  };
+}
+
+export interface ChildGateway {
+  url: string;
+  proc: ChildProcess;
+  output: () => string;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** A gateway as a real child process (`src/main.ts` via tsx), for SIGTERM, SIGKILL and multi-process tests. */
+export async function spawnGateway(env: Record<string, string>): Promise<ChildGateway> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d) => (out += String(d)));
+  proc.stderr?.on('data', (d) => (out += String(d)));
+  const exited = new Promise<number | string>((resolve) =>
+    proc.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`gateway exited early:\n${out}`);
+      try {
+        return (await fetch(`${url}/healthz`)).ok;
+      } catch {
+        return false;
+      }
+    },
+    20_000,
+    'gateway child to listen',
+  );
+  return { url, proc, output: () => out, exited, kill: (signal = 'SIGTERM') => void proc.kill(signal) };
+}
