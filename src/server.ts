@@ -10,7 +10,7 @@ export interface ServerOptions {
 }
 
 export function createServer(app: Express, opts: ServerOptions): http.Server {
-  const server = http.createServer({ requestTimeout: opts.requestTimeoutMs, headersTimeout: 10_000 }, app);
+  const server = http.createServer({ requestTimeout: opts.requestTimeoutMs, headersTimeout: Math.min(10_000, opts.requestTimeoutMs) }, app);
   // Longer than a typical client pool's idle timeout, so that the client closes first.
   server.keepAliveTimeout = 65_000;
   // Node answers some malformed requests (oversized headers, bad syntax) before Express sees them;

@@ -128,7 +128,7 @@ describe('config', () => {
   it('npm start without configuration exits non-zero with one readable line per problem and no stack trace', function () {
     this.timeout(20_000);
     const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts')], {
-      cwd: tmp(),
+      cwd: ROOT,
       env: { PATH: process.env.PATH ?? '' },
       encoding: 'utf8',
     });

@@ -105,6 +105,8 @@ export class QuotaLimiter {
       this.redis.defineCommand('iotbffRestore', { numberOfKeys: 1, lua: RESTORE_LUA });
       this.lostAt = Date.now();
       this.redis.on('ready', () => void this.recover());
+      // The blind window starts when the connection drops, not when the next request notices.
+      this.redis.on('close', () => this.markLost(new Error('redis connection closed')));
     }
   }
 

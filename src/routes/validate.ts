@@ -120,21 +120,29 @@ function fieldOf(root: string, path: ReadonlyArray<string | number>): string {
     .join('');
 }
 
-interface Checked {
-  value: unknown;
-  details: ErrorDetail[];
+/** A problem, with the depth of its path: a whole object's failure outranks its members' (see below). */
+interface Found {
+  detail: ErrorDetail;
+  depth: number;
 }
 
-function check(schema: Joi.ObjectSchema, value: unknown, root: string, options: Joi.ValidationOptions): Checked {
+function found(field: string, message: string, depth: number, platformCode?: string): Found {
+  const detail: ErrorDetail = { field, message };
+  if (platformCode !== undefined) detail.platformCode = platformCode;
+  return { detail, depth };
+}
+
+function check(
+  schema: Joi.ObjectSchema,
+  value: unknown,
+  root: string,
+  options: Joi.ValidationOptions,
+): { value: unknown; problems: Found[] } {
   const { error, value: checked } = schema.validate(value, options);
-  const details: ErrorDetail[] = [];
-  for (const d of error?.details ?? []) {
-    const detail: ErrorDetail = { field: fieldOf(root, d.path), message: isOurMessage(d.type) ? d.message : 'is invalid' };
-    const code = platformCodeFor(schema, d.path, d.type);
-    if (code !== undefined) detail.platformCode = code;
-    details.push(detail);
-  }
-  return { value: checked, details };
+  const problems = (error?.details ?? []).map((d) =>
+    found(fieldOf(root, d.path), isOurMessage(d.type) ? d.message : 'is invalid', d.path.length, platformCodeFor(schema, d.path, d.type)),
+  );
+  return { value: checked, problems };
 }
 
 /** Accepted on a route that declares no body: what a body parser leaves when nothing was sent. */
@@ -160,14 +168,14 @@ export function validateRequest(
   input: { params: Record<string, string>; query: unknown; body: unknown },
   now: Date = new Date(),
 ): ValidatedRequest {
-  const details: ErrorDetail[] = [];
+  const problems: Found[] = [];
 
   // Every value the router captured is checked, not only the template's: appId included when given.
   const params: Record<string, string> = {};
   for (const name of new Set([...pathParams(spec.path), ...Object.keys(input.params)])) {
     const value = input.params[name];
-    if (value === undefined) details.push({ field: name, message: 'is required' });
-    else if (typeof value !== 'string' || !SAFE_ID.test(value)) details.push({ field: name, message: PARAM_RULE });
+    if (value === undefined) problems.push(found(name, 'is required', 0));
+    else if (typeof value !== 'string' || !SAFE_ID.test(value)) problems.push(found(name, PARAM_RULE, 0));
     else params[name] = value;
   }
 
@@ -175,34 +183,34 @@ export function validateRequest(
   // takes none. Unknown keys are refused rather than dropped: a misspelt filter (`pagesize`, `devicetype`)
   // would otherwise silently return another list than the caller asked for.
   const query = check(spec.query ?? EMPTY, input.query ?? {}, 'query', { ...JOI_OPTIONS, convert: true, context: { now } });
-  details.push(...query.details);
+  problems.push(...query.problems);
 
   let body: unknown;
   if (spec.body === undefined) {
-    if (!isNoBody(input.body)) details.push({ field: 'body', message: 'this route takes no request body' });
+    if (!isNoBody(input.body)) problems.push(found('body', 'this route takes no request body', 0));
   } else if (input.body === undefined) {
-    const detail: ErrorDetail = { field: 'body', message: 'a JSON request body is required' };
-    const code = platformCodeFor(spec.body, [], 'any.required');
-    if (code !== undefined) detail.platformCode = code;
-    details.push(detail);
+    problems.push(found('body', 'a JSON request body is required', 0, platformCodeFor(spec.body, [], 'any.required')));
   } else {
     // A JSON body already has its types: a string where a number belongs is the caller's bug, not text to
     // convert. Unknown keys are refused (see the schemas) rather than passed on or dropped.
     const checked = check(spec.body, input.body, 'body', { ...JOI_OPTIONS, convert: false, context: { now } });
-    details.push(...checked.details);
+    problems.push(...checked.problems);
     body = checked.value;
   }
 
-  if (details.length > 0) {
-    // Failures the platform has a code for come first, so that the top-level code and message describe
-    // what the platform itself would have answered; the rest keep their order.
-    const ordered = [...details.filter((d) => d.platformCode !== undefined), ...details.filter((d) => d.platformCode === undefined)];
-    const first = ordered[0] as ErrorDetail;
-    const more = ordered.length - 1;
+  if (problems.length > 0) {
+    // The top-level code and message should be what the platform itself would have answered. So failures
+    // with a platform code come first, and among them a whole object's before its members' (the platform
+    // judges "devices and deviceGroups both given" before "deviceType missing for the groups"); otherwise
+    // the schema's order is kept (Array.prototype.sort is stable).
+    const rank = (p: Found) => (p.detail.platformCode === undefined ? 1_000_000 : 0) + p.depth;
+    const details = [...problems].sort((a, b) => rank(a) - rank(b)).map((p) => p.detail);
+    const first = details[0] as ErrorDetail;
+    const more = details.length - 1;
     throw new GatewayError('VALIDATION_FAILED', {
       message: `${first.field}: ${first.message}${more > 0 ? ` (and ${more} more problem${more > 1 ? 's' : ''})` : ''}`,
       ...(first.platformCode !== undefined ? { platformCode: first.platformCode } : {}),
-      details: ordered,
+      details,
     });
   }
   return { params, query: (query.value ?? {}) as Record<string, unknown>, body };

@@ -1,5 +1,18 @@
 // Test control API (/__control): reset, runtime config, latency, faults, token revocation, freezing, call log.
-// Never authenticated, never throttled, never logged as a platform call.
+// Never authenticated, never throttled, never logged as a platform call. Bad input → 400 {error}; unknown app → 404.
+//   POST   /reset                 forget tokens, tasks, call log, faults, latency, frozen apps; re-seed; restore config
+//   GET    /config                {ratePerMinute, windowMs, expiresIn}
+//   POST   /config                same fields, each optional positive integer → the new config
+//   GET    /latency               {latency: [{path, ms}]}
+//   POST   /latency               {ms, path?} sets a delay ('' path = every call); {ms: 0} clears all, {ms: 0, path} that one
+//   GET    /faults                {pending: FaultRule[]}
+//   POST   /faults                {count, path?, appId?, method?, status?, errorCode?, errorDesc?, mode?} → {pending}
+//   DELETE /faults                clears the fault queue
+//   POST   /revoke                {appId} → the app's current access token answers 1010005 from now on
+//   POST   /freeze                {appId, frozen} → login/refresh answer 400 100247 while frozen
+//   GET    /calls[?since=epochMs] {total, byApp, byRoute, log}
+//   DELETE /calls                 clears the call log and its counters (not the flow-control windows)
+//   GET    /tokens/:appId         {current, issued}, never a token value
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { parseFaultRule } from './faults.js';
 import type { SimulatorState } from './state.js';
@@ -14,10 +27,16 @@ export function controlRouter(state: SimulatorState): Router {
   r.use(express.json({ limit: '64kb', strict: false }));
   const body = (req: Request): Record<string, unknown> => (isObject(req.body) ? req.body : {});
 
-  /** Looks up the appId of a body or path; answers 400/404 itself when it is missing or unknown. */
+  /** Checks the appId of a body or path; answers 400/404 itself when it is missing or unknown. */
   const knownApp = (res: Response, appId: unknown): appId is string => {
-    if (typeof appId !== 'string' || appId === '') return bad(res, 'appId must be a non-empty string'), false;
-    if (!state.apps.has(appId)) return void res.status(404).json({ error: `unknown app ${appId}` }), false;
+    if (typeof appId !== 'string' || appId === '') {
+      bad(res, 'appId must be a non-empty string');
+      return false;
+    }
+    if (!state.apps.has(appId)) {
+      res.status(404).json({ error: `unknown app ${appId}` });
+      return false;
+    }
     return true;
   };
 

@@ -1,0 +1,87 @@
+// Callers: X-Api-Key authentication, per-app access (401 / 403 / 404), and that refused calls reach nothing.
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { findClient } from '../src/http/auth.js';
+import { loadConfig } from '../src/config.js';
+import {
+  KEYS,
+  gatewayEnv,
+  startGateway,
+  startRedis,
+  startTestSimulator,
+  type TestGateway,
+  type TestRedis,
+  type TestSimulator,
+} from './helpers/fixtures.js';
+
+describe('auth', () => {
+  let redis: TestRedis;
+  let sim: TestSimulator;
+  let gw: TestGateway;
+
+  before(async () => {
+    redis = await startRedis();
+    sim = await startTestSimulator();
+    gw = await startGateway(gatewayEnv(sim.url, redis.url));
+  });
+  after(async () => {
+    await gw?.close();
+    await sim?.close();
+    await redis?.close();
+  });
+  beforeEach(() => sim.reset());
+
+  const expectEnvelope = (res: request.Response, status: number, code: string) => {
+    assert.equal(res.status, status);
+    assert.equal(res.body.error.code, code);
+    assert.equal(typeof res.body.error.message, 'string');
+    assert.equal(typeof res.body.error.retryable, 'boolean');
+    assert.equal(res.body.error.requestId, res.headers['x-request-id']);
+  };
+
+  it('401 without a key, and with an unknown key, on known and unknown routes alike', async () => {
+    expectEnvelope(await request(gw.url).get('/v1/apps/app-a/packages'), 401, 'UNAUTHENTICATED');
+    expectEnvelope(await request(gw.url).get('/v1/apps/app-a/packages').set('X-Api-Key', 'nope'), 401, 'UNAUTHENTICATED');
+    expectEnvelope(await request(gw.url).get('/v1/whatever'), 401, 'UNAUTHENTICATED');
+    expectEnvelope(await request(gw.url).get('/v1/apps/app-a/packages').set('X-Api-Key', ''), 401, 'UNAUTHENTICATED');
+  });
+
+  it('403 when the key may not act for the app, whether the app exists or not', async () => {
+    expectEnvelope(await request(gw.url).get('/v1/apps/app-b/packages').set('X-Api-Key', KEYS.onlyA), 403, 'FORBIDDEN');
+    expectEnvelope(await request(gw.url).get('/v1/apps/no-such-app/packages').set('X-Api-Key', KEYS.onlyA), 403, 'FORBIDDEN');
+  });
+
+  it('404 for an app that is not configured, to a key allowed every app', async () => {
+    expectEnvelope(await request(gw.url).get('/v1/apps/no-such-app/packages').set('X-Api-Key', KEYS.all), 404, 'NOT_FOUND');
+  });
+
+  it('lets an allowed key through to the platform', async () => {
+    const res = await request(gw.url).get('/v1/apps/app-a/packages').set('X-Api-Key', KEYS.onlyA);
+    assert.equal(res.status, 200);
+    assert.ok(Array.isArray(res.body.data));
+  });
+
+  it('refused callers reach nothing and spend no quota', async () => {
+    const quotaKey = `${gw.gateway.config.redisKeyPrefix}quota:{app-a}`;
+    const usedBefore = await redis.client.zcard(quotaKey);
+    await request(gw.url).get('/v1/apps/app-b/packages').set('X-Api-Key', KEYS.onlyA);
+    await request(gw.url).get('/v1/apps/app-a/packages').set('X-Api-Key', 'wrong');
+    await request(gw.url).get('/v1/apps/ghost/packages').set('X-Api-Key', KEYS.all);
+    assert.equal((await sim.calls()).total, 0);
+    assert.equal(await redis.client.zcard(quotaKey), usedBefore);
+    assert.deepEqual(await redis.client.keys(`${gw.gateway.config.redisKeyPrefix}quota:{app-b}`), []);
+  });
+
+  it('matches keys by SHA-256 digest against every client', () => {
+    const config = loadConfig({
+      PLATFORM_URL: 'http://x',
+      PLATFORM_APPS: '[{"appId":"a","secret":"s"}]',
+      GATEWAY_CLIENTS: JSON.stringify([
+        { name: 'one', key: 'a'.repeat(20), apps: ['*'] },
+        { name: 'two', keySha256: 'c'.repeat(64), apps: ['a'] },
+      ]),
+    });
+    assert.equal(findClient(config.clients, 'a'.repeat(20))?.name, 'one');
+    assert.equal(findClient(config.clients, 'a'.repeat(19)), undefined);
+  });
+});
