@@ -76,15 +76,17 @@ export function createForwarder(deps: {
           if (!decision.allowed) throw refusalError(decision);
           quota = decision.state;
           sent = true;
-          const res = await client.call({
-            method: spec.platform.method,
-            path,
-            query: input.query,
-            body: spec.body ? input.body : undefined,
-            appId,
-            token,
-            deadline: input.deadline,
-          });
+          const res = await client
+            .call({
+              method: spec.platform.method,
+              path,
+              query: input.query,
+              body: spec.body ? input.body : undefined,
+              appId,
+              token,
+              deadline: input.deadline,
+            })
+            .finally(() => limiter.done(decision.slot));
           breaker.success();
           return { status: res.status, body: res.body, headers: quotaHeaders(quota) };
         } catch (err) {

@@ -13,6 +13,11 @@ export interface ValidationCase {
   /** Every `field` expected in `details`, order-insensitive, when given. */
   fields?: string[];
   /**
+   * True when the request cannot be sent over HTTP as such, so only validateRequest can be asked: an empty
+   * path segment makes another URL (`/packages/` is the package list).
+   */
+  directOnly?: true;
+  /**
    * True when the only failures are rules JSON Schema cannot express (times relative to now, calendar
    * days), so that /openapi.json's schemas accept the request although the gateway refuses it.
    */
@@ -33,7 +38,11 @@ const FW = 'createFirmwareUpgradeTask';
 const devices = (n: number) => Array.from({ length: n }, (_, i) => `dev-${i}`);
 const groups = (n: number) => Array.from({ length: n }, (_, i) => `group-${i}`);
 const task = (fields: Record<string, unknown>) => ({ fileId: 'pkg-1', targets: { devices: ['dev-1'] }, ...fields });
-const groupTargets = { deviceGroups: ['g1'], deviceType: 'WaterMeter', model: 'WM-1', manufacturerName: 'Acme' };
+// The valid requests name packages the simulator knows (src/simulator/packages.ts), so that they also
+// succeed end to end; the invalid ones never get that far.
+const groupTargets = { deviceGroups: ['g1'], deviceType: 'WaterMeter', model: 'WM100', manufacturerName: 'HydroTech' };
+const swTask = (fields: Record<string, unknown>) => task({ fileId: 'sw-pkg-0001', ...fields });
+const fwTask = (fields: Record<string, unknown>) => task({ fileId: 'fw-pkg-0001', ...fields });
 /** A custom window; far enough ahead that the table stays valid without a clock (until 2099). */
 const custom = (startTime: string, endTime: string, more: Record<string, unknown> = {}) => ({
   policy: { executeType: 'custom', startTime, endTime, ...more },
@@ -59,27 +68,19 @@ const badIds: Array<[string, string]> = [
 
 export const validationCases: ValidationCase[] = [
   // ---- path parameters ----
-  ...badIds.map(([what, fileId]) => ({
-    name: `getPackage: fileId with ${what}`,
-    route: 'getPackage',
-    params: { fileId },
-    platformCodes: [],
-    fields: ['fileId'],
-  })),
-  ...badIds.map(([what, fileId]) => ({
-    name: `deletePackage: fileId with ${what}`,
-    route: 'deletePackage',
-    params: { fileId },
-    platformCodes: [],
-    fields: ['fileId'],
-  })),
-  ...badIds.map(([what, operationId]) => ({
-    name: `getUpgradeTask: operationId with ${what}`,
-    route: 'getUpgradeTask',
-    params: { operationId },
-    platformCodes: [],
-    fields: ['operationId'],
-  })),
+  ...(['getPackage', 'deletePackage', 'getUpgradeTask'] as const).flatMap((route) =>
+    badIds.map(([what, id]): ValidationCase => {
+      const name = route === 'getUpgradeTask' ? 'operationId' : 'fileId';
+      return {
+        name: `${route}: ${name} with ${what}`,
+        route,
+        params: { [name]: id },
+        platformCodes: [],
+        fields: [name],
+        ...(id === '' ? { directOnly: true as const } : {}),
+      };
+    }),
+  ),
   {
     name: 'listUpgradeSubtasks: operationId with dot-dot, and a bad pageSize at once',
     route: 'listUpgradeSubtasks',
@@ -94,7 +95,13 @@ export const validationCases: ValidationCase[] = [
   { name: 'fileId not a string', route: SW, body: task({ fileId: 42 }), platformCodes: ['120015'], fields: ['fileId'] },
   { name: 'fileId empty', route: FW, body: task({ fileId: '' }), platformCodes: ['120015'], fields: ['fileId'] },
   { name: 'fileId too long', route: SW, body: task({ fileId: 'f'.repeat(257) }), platformCodes: ['120015'], fields: ['fileId'] },
-  { name: 'no body at all', route: SW, platformCodes: ['120015'], fields: ['body'] },
+  {
+    name: 'no body at all',
+    route: SW,
+    platformCodes: ['120015', '123022'],
+    fields: ['fileId', 'targets'],
+  },
+  { name: 'an empty body', route: FW, body: {}, platformCodes: ['120015', '123022'], fields: ['fileId', 'targets'] },
   { name: 'body is an array', route: FW, body: [task({})], platformCodes: ['120015'], fields: ['body'] },
 
   // ---- create task: targets ----
@@ -426,35 +433,35 @@ export function validOnes(now: Date = new Date()): ValidCase[] {
       query: {
         fileType: 'softwarePackage',
         deviceType: 'WaterMeter',
-        model: 'WM-1',
-        manufacturerName: 'Acme',
-        version: '1.0.2',
+        model: 'WM100',
+        manufacturerName: 'HydroTech',
+        version: 'V1.0.2',
         pageNo: '0',
         pageSize: '100',
       },
     },
     { name: 'packages: pageSize 1', route: 'listPackages', query: { fileType: 'firmwarePackage', pageNo: '7', pageSize: '1' } },
-    { name: 'package: a plain fileId', route: 'getPackage', params: { fileId: 'pkg-1' } },
+    { name: 'package: a plain fileId', route: 'getPackage', params: { fileId: 'sw-pkg-0001' } },
     { name: 'package: every allowed character', route: 'getPackage', params: { fileId: 'A9_z.-x' } },
     { name: 'package: a fileId of 128 characters', route: 'deletePackage', params: { fileId: `p${'x'.repeat(127)}` } },
-    { name: 'software task: one device, no policy', route: SW, body: task({}) },
-    { name: 'firmware task: one device, policy now', route: FW, body: task({ policy: { executeType: 'now' } }) },
-    { name: 'software task: 256 devices', route: SW, body: task({ targets: { devices: devices(256) } }) },
-    { name: 'firmware task: 256 device groups', route: FW, body: task({ targets: { ...groupTargets, deviceGroups: groups(256) } }) },
+    { name: 'software task: one device, no policy', route: SW, body: swTask({}) },
+    { name: 'firmware task: one device, policy now', route: FW, body: fwTask({ policy: { executeType: 'now' } }) },
+    { name: 'software task: 256 devices', route: SW, body: swTask({ targets: { devices: devices(256) } }) },
+    { name: 'firmware task: 256 device groups', route: FW, body: fwTask({ targets: { ...groupTargets, deviceGroups: groups(256) } }) },
     {
       name: 'software task: device groups with retries',
       route: SW,
-      body: task({ targets: groupTargets, policy: { executeType: 'now', retryType: true, retryTimes: 5 } }),
+      body: swTask({ targets: groupTargets, policy: { executeType: 'now', retryType: true, retryTimes: 5 } }),
     },
     {
       name: 'software task: a custom window starting in 10 minutes',
       route: SW,
-      body: task({ policy: { executeType: 'custom', startTime: at(10), endTime: at(70), retryType: true, retryTimes: 1 } }),
+      body: swTask({ policy: { executeType: 'custom', startTime: at(10), endTime: at(70), retryType: true, retryTimes: 1 } }),
     },
     {
       name: 'firmware task: a custom window of 6 minutes',
       route: FW,
-      body: task({ policy: { executeType: 'custom', startTime: at(30), endTime: at(36), retryType: false } }),
+      body: fwTask({ policy: { executeType: 'custom', startTime: at(30), endTime: at(36), retryType: false } }),
     },
     {
       name: 'tasks: every filter',
@@ -463,8 +470,8 @@ export function validOnes(now: Date = new Date()): ValidCase[] {
         operationType: 'firmware_upgrade',
         operationStatus: 'failed',
         deviceType: 'WaterMeter',
-        model: 'WM-1',
-        manufacturerName: 'Acme',
+        model: 'WM100',
+        manufacturerName: 'HydroTech',
         deviceId: 'dev-1',
         pageNo: '2',
         pageSize: '50',

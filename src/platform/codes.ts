@@ -1,4 +1,4 @@
-// Every platform error code the gateway knows, mapped to the gateway's catalog with our own public message (documented in docs/platform-codes.md).
+// Every platform error code the gateway knows, mapped to its catalog with our own message (table: docs/platform-codes.md).
 import { CATALOG, type ErrorCode } from '../errors.js';
 
 export interface PlatformCodeEntry {
@@ -10,14 +10,22 @@ export interface PlatformCodeEntry {
 }
 
 const invalid = (message: string): PlatformCodeEntry => ({ code: 'VALIDATION_FAILED', message });
-const authFailed = (message: string): PlatformCodeEntry => ({ code: 'UPSTREAM_AUTH_FAILED', message, retryable: false });
+const authFailed = (message: string): PlatformCodeEntry => ({
+  code: 'UPSTREAM_AUTH_FAILED',
+  message,
+  retryable: false,
+});
 const platformFault = (message: string): PlatformCodeEntry => ({ code: 'UPSTREAM_ERROR', message, retryable: true });
 const notFound = (message: string): PlatformCodeEntry => ({ code: 'NOT_FOUND', message, retryable: false });
 
 /** Sources: platform-api.md §1.7 (common), §2 (authentication), §3 and the SEED error table (device upgrade). */
 export const PLATFORM_CODES: Readonly<Record<string, PlatformCodeEntry>> = Object.freeze({
   // Flow control and tokens.
-  '1010009': { code: 'RATE_LIMITED', message: "The platform refused the call: the app's platform quota is used up.", retryable: true },
+  '1010009': {
+    code: 'RATE_LIMITED',
+    message: "The platform refused the call: the app's platform quota is used up.",
+    retryable: true,
+  },
   // The gateway renews the token and retries once before this ever reaches a caller.
   '1010005': authFailed('The platform refused the access token of this app, even after it was renewed.'),
   '100208': authFailed('The platform refused the credentials of this app.'),
@@ -67,7 +75,8 @@ export const PLATFORM_CODES: Readonly<Record<string, PlatformCodeEntry>> = Objec
 export function mapPlatformCode(platformCode: string): { code: ErrorCode; message: string; retryable: boolean } {
   const entry = Object.hasOwn(PLATFORM_CODES, platformCode) ? PLATFORM_CODES[platformCode] : undefined;
   if (entry === undefined) {
-    return { code: 'UPSTREAM_ERROR', message: 'The platform answered with an error the gateway does not know.', retryable: true };
+    const message = 'The platform answered with an error the gateway does not know.';
+    return { code: 'UPSTREAM_ERROR', message, retryable: CATALOG.UPSTREAM_ERROR.retryable };
   }
   return { code: entry.code, message: entry.message, retryable: entry.retryable ?? CATALOG[entry.code].retryable };
 }

@@ -37,6 +37,20 @@ local nth = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCO
 return {0, 0, tonumber(nth[2]) + window - now, now, count, 0}
 `;
 
+/**
+ * KEYS[1] the app's log; ARGV[1] member, ARGV[2] windowMs. A call holds its slot from admission
+ * until one window after it *ended*: the platform saw it at some moment in between, so this is the
+ * only bound that holds whatever the network and the platform's clock did.
+ */
+const TOUCH_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+end
+return now
+`;
+
 /** KEYS[1] the app's log; ARGV: windowMs, then score/member pairs. Re-adding a known member is a no-op. */
 const RESTORE_LUA = `
 local t = redis.call('TIME')
@@ -54,12 +68,22 @@ return redis.call('ZCARD', KEYS[1])
 type ScriptRedis = Redis & {
   iotbffTake(log: string, hold: string, limit: number, windowMs: number, member: string): Promise<number[]>;
   iotbffRestore(log: string, ...args: Array<string | number>): Promise<number>;
+  iotbffTouch(log: string, member: string, windowMs: number): Promise<number>;
 };
+
+/** A taken slot, handed back with `done()` when the platform call has ended. */
+export interface Slot {
+  appId: string;
+  member: string;
+  /** Local time of admission. */
+  t: number;
+  shared: boolean;
+}
 
 export type RefusalReason = 'quota' | 'hold' | 'store-unavailable';
 
 export type QuotaDecision =
-  | { allowed: true; state: QuotaState }
+  | { allowed: true; state: QuotaState; slot: Slot }
   | { allowed: false; reason: RefusalReason; retryAfterMs: number; state: QuotaState };
 
 export interface LimiterOptions {
@@ -103,6 +127,7 @@ export class QuotaLimiter {
     if (this.redis) {
       this.redis.defineCommand('iotbffTake', { numberOfKeys: 2, lua: TAKE_LUA });
       this.redis.defineCommand('iotbffRestore', { numberOfKeys: 1, lua: RESTORE_LUA });
+      this.redis.defineCommand('iotbffTouch', { numberOfKeys: 1, lua: TOUCH_LUA });
       this.lostAt = Date.now();
       this.redis.on('ready', () => void this.recover());
       // The blind window starts when the connection drops, not when the next request notices.
@@ -160,6 +185,24 @@ export class QuotaLimiter {
     return holdMs;
   }
 
+  /**
+   * The call of `slot` has ended (answered, failed or timed out): from now on its slot counts from
+   * this moment. Not awaited by callers; a failure only means the slot expires a little earlier in
+   * Redis, and the local record still has it right.
+   */
+  done(slot: Slot): void {
+    const now = Date.now();
+    const o = this.own.get(slot.appId);
+    const call = o?.calls.find((c) => c.member === slot.member);
+    if (o && call) {
+      o.log.move(call.t, now);
+      call.t = now;
+    }
+    if (slot.shared && this.redis && this.lostAt === null) {
+      this.redis.iotbffTouch(this.key('quota', slot.appId), slot.member, this.opts.windowMs).catch(() => undefined);
+    }
+  }
+
   private key(kind: 'quota' | 'hold', appId: string): string {
     // The hash tag keeps an app's keys in one slot should Redis ever be a cluster.
     return `${this.opts.keyPrefix}${kind}:{${appId}}`;
@@ -179,9 +222,8 @@ export class QuotaLimiter {
     o.log.add(t);
     o.calls.push({ t, member });
     const edge = t - this.opts.windowMs;
-    let drop = 0;
-    while (drop < o.calls.length && (o.calls[drop] as OwnCall).t <= edge) drop += 1;
-    if (drop > 0) o.calls.splice(0, drop);
+    // done() moves entries later, so the list is only roughly ordered: filter rather than cut.
+    if ((o.calls[0]?.t ?? Infinity) <= edge || o.calls.length % 256 === 0) o.calls = o.calls.filter((c) => c.t > edge);
   }
 
   private nextMember(): string {
@@ -209,7 +251,11 @@ export class QuotaLimiter {
     if (allowed === 1) {
       this.remember(appId, t, member);
       this.opts.metrics.quotaDecisions.inc({ app: appId, decision: 'allowed', source: 'redis' });
-      return { allowed: true, state: { limit, remaining, resetMs: ms, windowMs: this.opts.windowMs } };
+      return {
+        allowed: true,
+        state: { limit, remaining, resetMs: ms, windowMs: this.opts.windowMs },
+        slot: { appId, member, t, shared: true },
+      };
     }
     const reason = held === 1 ? 'hold' : 'quota';
     this.block(appId, Date.now() + ms, reason);
@@ -236,10 +282,15 @@ export class QuotaLimiter {
       limit = Math.floor(rate / this.opts.replicas);
     }
     if (o.log.count(now) < limit) {
-      this.remember(appId, now, this.nextMember());
+      const member = this.nextMember();
+      this.remember(appId, now, member);
       this.opts.metrics.quotaDecisions.inc({ app: appId, decision: 'allowed', source: 'local' });
       const remaining = limit - o.log.count(now);
-      return { allowed: true, state: { limit: rate, remaining, resetMs: o.log.msUntilOldestExpires(now), windowMs: this.opts.windowMs } };
+      return {
+        allowed: true,
+        state: { limit: rate, remaining, resetMs: o.log.msUntilOldestExpires(now), windowMs: this.opts.windowMs },
+        slot: { appId, member, t: now, shared: false },
+      };
     }
     const wait = limit === 0 ? this.opts.windowMs : o.log.msUntilFree(now, limit);
     this.block(appId, now + wait, 'quota');

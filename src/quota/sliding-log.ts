@@ -38,6 +38,17 @@ export class SlidingLog {
     this.times.splice(i, 0, t);
   }
 
+  /** Moves one entry from time `from` to time `to` (a call that ended later than it was admitted). */
+  move(from: number, to: number): void {
+    for (let i = this.head; i < this.times.length; i++) {
+      if (this.times[i] === from) {
+        this.times.splice(i, 1);
+        this.add(to);
+        return;
+      }
+    }
+  }
+
   /** Admits a call if fewer than `limit` are in the window, recording it. */
   tryTake(now: number, limit: number): boolean {
     if (this.count(now) >= limit) return false;

@@ -50,7 +50,9 @@ interface When {
 function regexSource(rendered: unknown, at: string): string {
   const text = String(rendered);
   const end = text.lastIndexOf('/');
-  if (!text.startsWith('/') || end <= 0 || end !== text.length - 1) throw new UnsupportedJoi(at, `regex ${text} with flags`);
+  if (!text.startsWith('/') || end <= 0 || end !== text.length - 1) {
+    throw new UnsupportedJoi(at, `regex ${text} with flags`);
+  }
   return text.slice(1, end);
 }
 
@@ -66,9 +68,8 @@ function convert(d: Description, at: string): JsonSchema {
   const checkedBeyond: string[] = [];
   const patterns: string[] = [];
 
-  for (const flag of Object.keys(flags)) {
-    if (!['presence', 'only', 'description', 'unknown', 'default'].includes(flag)) throw new UnsupportedJoi(at, `flag ${flag}`);
-  }
+  const knownFlags = ['presence', 'only', 'description', 'unknown', 'default'];
+  for (const flag of Object.keys(flags)) if (!knownFlags.includes(flag)) throw new UnsupportedJoi(at, `flag ${flag}`);
   if (flags.presence === 'forbidden') throw new UnsupportedJoi(at, 'forbidden()');
 
   switch (d.type) {
@@ -82,7 +83,8 @@ function convert(d: Description, at: string): JsonSchema {
         if (rule.name === 'max') out.maxLength = limit(rule);
         else if (rule.name === 'min') minLength = Math.max(minLength, Number(limit(rule)));
         else if (rule.name === 'pattern') {
-          if ((rule.args?.options as { invert?: boolean } | undefined)?.invert) throw new UnsupportedJoi(at, 'inverted pattern');
+          const options = rule.args?.options as { invert?: boolean } | undefined;
+          if (options?.invert) throw new UnsupportedJoi(at, 'inverted pattern');
           patterns.push(regexSource(rule.args?.regex, at));
         } else if (rule.name === 'custom') checkedBeyond.push(String(rule.args?.description ?? 'a custom rule'));
         else throw new UnsupportedJoi(at, `string rule ${rule.name}`);
@@ -178,11 +180,13 @@ function convertObject(d: Description, at: string): JsonSchema {
 /** The `if` of `key.when(sibling, { is, then: required })`; the only `when` forms the routes use. */
 function whenCondition(when: When, at: string): JsonSchema {
   const sibling = when.ref?.path;
-  if (when.switch !== undefined || when.otherwise !== undefined || sibling?.length !== 1 || (when.ref?.ancestor ?? 1) !== 1) {
+  const onSibling = sibling?.length === 1 && (when.ref?.ancestor ?? 1) === 1;
+  if (when.switch !== undefined || when.otherwise !== undefined || !onSibling) {
     throw new UnsupportedJoi(at, 'when() other than "is …, then required" on a sibling');
   }
   const then = when.then;
-  if (then?.type !== 'any' || then.flags?.presence !== 'required' || Object.keys(then).some((k) => !['type', 'flags'].includes(k))) {
+  const thenRequired = then?.type === 'any' && then.flags?.presence === 'required';
+  if (!thenRequired || Object.keys(then).some((k) => !['type', 'flags'].includes(k))) {
     throw new UnsupportedJoi(at, 'when() whose then is not required()');
   }
   const name = sibling[0] as string;
@@ -271,9 +275,15 @@ function components(): JsonSchema {
         required: ['field', 'message'],
         additionalProperties: false,
         properties: {
-          field: { type: 'string', description: 'Dotted path of the offending field, e.g. `targets.deviceGroups`, or a parameter name.' },
+          field: {
+            type: 'string',
+            description: 'Dotted path of the offending field, e.g. `targets.deviceGroups`, or a parameter name.',
+          },
           message: { type: 'string' },
-          platformCode: { type: 'string', description: 'The platform error code for this problem, when the platform defines one.' },
+          platformCode: {
+            type: 'string',
+            description: 'The platform error code for this problem, when the platform defines one.',
+          },
         },
       },
       ErrorEnvelope: {
@@ -291,7 +301,8 @@ function components(): JsonSchema {
               retryable: { type: 'boolean' },
               platformCode: {
                 type: 'string',
-                description: 'The platform error code, whether the platform returned it or the gateway found the problem first.',
+                description:
+                  'The platform error code, whether the platform returned it or the gateway found the problem first.',
               },
               details: { type: 'array', items: { $ref: '#/components/schemas/ErrorDetail' } },
               requestId: { type: 'string' },
@@ -329,8 +340,11 @@ function operation(spec: RouteSpec): JsonSchema {
       name: 'Idempotency-Key',
       in: 'header',
       required: false,
-      description:
-        'Repeating the request with the same key and body within 24 h returns the first answer without calling the platform again; the same key with another body is refused (422); a repeat while the first is running waits or gets 409.',
+      description: [
+        'Repeating the request with the same key and body within 24 h returns the first answer without calling',
+        'the platform again; the same key with another body is refused (422); a repeat while the first is',
+        'running waits or gets 409.',
+      ].join(' '),
       schema: { type: 'string', pattern: '^[!-~]{1,255}$' },
     });
   }
@@ -399,8 +413,10 @@ export function buildOpenApi(specs: readonly RouteSpec[], info: { title: string;
     info: {
       title: info.title,
       version: info.version,
-      description:
-        'Gateway in front of the Huawei IoT (OceanConnect) northbound API. Every error has the ErrorEnvelope body; `platformCode` carries the platform\'s code when it defines one for the case.',
+      description: [
+        'Gateway in front of the Huawei IoT (OceanConnect) northbound API. Every error has the ErrorEnvelope',
+        "body; `platformCode` carries the platform's code when it defines one for the case.",
+      ].join(' '),
     },
     tags: [...new Set(specs.map((s) => s.family))].map((name) => ({ name })),
     security: [{ ApiKey: [] }],

@@ -1,4 +1,4 @@
-// The device-upgrade family (contract §3, platform-api.md §3): eight route descriptions and the Joi schemas that mirror the platform's rules.
+// The device-upgrade family (contract §3, platform-api.md §3): eight routes and the Joi schemas that mirror the platform.
 import Joi from 'joi';
 import { GatewayError } from '../errors.js';
 import type { RouteSpec } from './types.js';
@@ -61,22 +61,17 @@ const subtaskListQuery = Joi.object({
 // ---- Upgrade task body (CreateUpgradeTaskInDTO) ------------------------------------------------------
 
 /** yyyyMMdd'T'HHmmss'Z' with each field in its range; day-of-month overflow is caught by `instantOf`. */
-export const COMPACT_UTC = /^\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])[0-5]\d[0-5]\dZ$/;
+const COMPACT_UTC = /^\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])[0-5]\d[0-5]\dZ$/;
 const COMPACT_UTC_NAME = "yyyyMMdd'T'HHmmss'Z'";
 
 /** Milliseconds since the epoch of a compact UTC time, or undefined if it is not a real instant. */
-export function instantOf(value: unknown): number | undefined {
+function instantOf(value: unknown): number | undefined {
   if (typeof value !== 'string' || !COMPACT_UTC.test(value)) return undefined;
   const n = (from: number, to: number) => Number(value.slice(from, to));
   const [y, mo, d] = [n(0, 4), n(4, 6), n(6, 8)];
   const ms = Date.UTC(y, mo - 1, d, n(9, 11), n(11, 13), n(13, 15));
   const date = new Date(ms);
   return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d ? ms : undefined;
-}
-
-/** Formats an instant the platform's way (seconds are truncated). */
-export function toCompactUtc(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}/, '').replace(/[-:]/g, '');
 }
 
 const FIVE_MINUTES_MS = 5 * 60_000;
@@ -96,53 +91,47 @@ function policyContext(helpers: Joi.CustomHelpers): { policy: PolicyView; now: n
   return { policy, now: given instanceof Date ? given.getTime() : Date.now() };
 }
 
+/** A compact UTC time that names a real instant (the pattern alone lets 30 February through). */
+const compactTime = () =>
+  Joi.string()
+    .pattern(COMPACT_UTC, COMPACT_UTC_NAME)
+    .custom((value: string, helpers) => {
+      const pattern = COMPACT_UTC.test(value);
+      return pattern && instantOf(value) === undefined ? helpers.error('rule.notAnInstant') : value;
+    }, 'a real calendar instant')
+    .when('executeType', { is: 'custom', then: Joi.required() })
+    .messages({ 'rule.notAnInstant': 'is not a real date and time' });
+
 // The order rules apply to a custom window only: for `now` the platform does not document what it does
 // with times, and the gateway must not refuse what the platform might accept.
-const startTime = Joi.string()
-  .pattern(COMPACT_UTC, COMPACT_UTC_NAME)
-  .custom((value: string, helpers) => {
-    const pattern = COMPACT_UTC.test(value);
-    return pattern && instantOf(value) === undefined ? helpers.error('rule.notAnInstant') : value;
-  }, 'a real calendar instant')
+const startTime = compactTime()
   .custom((value: string, helpers) => {
     const { policy, now } = policyContext(helpers);
     const start = instantOf(value);
     // Exactly the platform's rule, no slack: a start that is already past when it arrives is refused.
-    return policy.executeType === 'custom' && start !== undefined && start < now ? helpers.error('rule.startInPast') : value;
+    const past = policy.executeType === 'custom' && start !== undefined && start < now;
+    return past ? helpers.error('rule.startInPast') : value;
   }, 'not earlier than now (custom)')
   .custom((value: string, helpers) => {
     const { policy } = policyContext(helpers);
     const [start, end] = [instantOf(value), instantOf(policy.endTime)];
-    return policy.executeType === 'custom' && start !== undefined && end !== undefined && start >= end
-      ? helpers.error('rule.startNotBeforeEnd')
-      : value;
+    const known = policy.executeType === 'custom' && start !== undefined && end !== undefined;
+    return known && start >= end ? helpers.error('rule.startNotBeforeEnd') : value;
   }, 'before endTime (custom)')
-  .when('executeType', { is: 'custom', then: Joi.required() })
   .messages({
-    'rule.notAnInstant': 'is not a real date and time',
     'rule.startInPast': 'must not be earlier than now',
     'rule.startNotBeforeEnd': 'must be before endTime',
   });
 
-const endTime = Joi.string()
-  .pattern(COMPACT_UTC, COMPACT_UTC_NAME)
-  .custom((value: string, helpers) => {
-    const pattern = COMPACT_UTC.test(value);
-    return pattern && instantOf(value) === undefined ? helpers.error('rule.notAnInstant') : value;
-  }, 'a real calendar instant')
+const endTime = compactTime()
   .custom((value: string, helpers) => {
     const { policy } = policyContext(helpers);
     const [start, end] = [instantOf(policy.startTime), instantOf(value)];
     // An end before the start is startTime's failure (123032) alone; this rule is about a window too short.
-    return policy.executeType === 'custom' && start !== undefined && end !== undefined && start < end && end - start <= FIVE_MINUTES_MS
-      ? helpers.error('rule.endTooSoon')
-      : value;
+    const known = policy.executeType === 'custom' && start !== undefined && end !== undefined;
+    return known && start < end && end - start <= FIVE_MINUTES_MS ? helpers.error('rule.endTooSoon') : value;
   }, 'more than 5 minutes after startTime (custom)')
-  .when('executeType', { is: 'custom', then: Joi.required() })
-  .messages({
-    'rule.notAnInstant': 'is not a real date and time',
-    'rule.endTooSoon': 'must be more than 5 minutes after startTime',
-  });
+  .messages({ 'rule.endTooSoon': 'must be more than 5 minutes after startTime' });
 
 /** A device list or group list: one to 256 entries (an empty list counts as not given). */
 const targetList = () =>
@@ -191,7 +180,10 @@ const policy = codes(
     }),
     endTime: codes(endTime, { 'rule.endTooSoon': '123034', '*': '123026' }),
     retryType: codes(Joi.boolean(), MALFORMED),
-    retryTimes: codes(Joi.number().integer().min(1).max(5).when('retryType', { is: true, then: Joi.required() }), '123028'),
+    retryTimes: codes(
+      Joi.number().integer().min(1).max(5).when('retryType', { is: true, then: Joi.required() }),
+      '123028',
+    ),
   }).unknown(false),
   MALFORMED,
 );
@@ -212,13 +204,21 @@ const upgradeTaskBody = codes(
 
 /** The gateway answers exactly `{operationId}`, whatever else the platform adds. */
 function operationIdOnly(platformBody: unknown): { operationId: string } {
-  const id = platformBody !== null && typeof platformBody === 'object' ? (platformBody as { operationId?: unknown }).operationId : undefined;
+  const id = platformBody !== null && typeof platformBody === 'object' ? Reflect.get(platformBody, 'operationId') : undefined;
   if (typeof id === 'string' && id !== '') return { operationId: id };
   if (typeof id === 'number') return { operationId: String(id) };
-  throw new GatewayError('UPSTREAM_ERROR', { message: 'The platform created the task but returned no operationId.', retryable: false });
+  // Not retryable: the platform may well have created the task, and a blind retry would create another.
+  throw new GatewayError('UPSTREAM_ERROR', {
+    message: 'The platform accepted the task but returned no operationId.',
+    retryable: false,
+  });
 }
 
-const TASK_CODES = ['120015', '123002', '123016', '123019', '123020', '123021', '123022', '123023', '123024', '123025', '123026', '123028', '123032', '123033', '123034'];
+/** SEED's error table for "Create software upgrade task", assumed for firmware too (platform-api.md §3.5). */
+const TASK_CODES = [
+  ...['120015', '123002', '123016', '123019', '123020', '123021', '123022', '123023', '123024'],
+  ...['123025', '123026', '123028', '123032', '123033', '123034'],
+];
 
 // Error tables for the task queries were not retrieved (platform-api.md §3.6–3.8); they are assumed to
 // follow the package APIs'.

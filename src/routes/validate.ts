@@ -1,4 +1,4 @@
-// Checks one request against its RouteSpec before it can spend quota, reporting every problem at once with the platform's code.
+// Checks one request against its RouteSpec before it spends quota, reporting every problem at once with the platform's code.
 import Joi from 'joi';
 import { SAFE_ID } from '../config.js';
 import { GatewayError, type ErrorDetail } from '../errors.js';
@@ -24,7 +24,9 @@ export function withPlatformCodes<T extends Joi.Schema>(schema: T, codes: Platfo
 /** Reads the declaration made by withPlatformCodes from a node of `schema.describe()`. */
 export function platformCodesOf(description: Joi.Description): PlatformCodes | undefined {
   for (const meta of description.metas ?? []) {
-    if (meta !== null && typeof meta === 'object' && META_KEY in meta) return (meta as Record<string, PlatformCodes>)[META_KEY];
+    if (meta !== null && typeof meta === 'object' && META_KEY in meta) {
+      return (meta as Record<string, PlatformCodes>)[META_KEY];
+    }
   }
   return undefined;
 }
@@ -44,15 +46,16 @@ const tables = new WeakMap<Joi.Schema, Map<string, PlatformCodes>>();
 export function platformCodeTable(schema: Joi.Schema): ReadonlyMap<string, PlatformCodes> {
   let table = tables.get(schema);
   if (table === undefined) {
-    const found = new Map<string, PlatformCodes>();
+    const declared = new Map<string, PlatformCodes>();
     const walk = (d: Joi.Description, path: Array<string | number>): void => {
       const codes = platformCodesOf(d);
-      if (codes !== undefined) found.set(nodeKey(path), codes);
-      for (const [key, child] of Object.entries((d.keys ?? {}) as Record<string, Joi.Description>)) walk(child, [...path, key]);
+      if (codes !== undefined) declared.set(nodeKey(path), codes);
+      const keys = (d.keys ?? {}) as Record<string, Joi.Description>;
+      for (const [key, child] of Object.entries(keys)) walk(child, [...path, key]);
       for (const item of (d.items ?? []) as Joi.Description[]) walk(item, [...path, 0]);
     };
     walk(schema.describe(), []);
-    table = found;
+    table = declared;
     tables.set(schema, table);
   }
   return table;
@@ -106,6 +109,9 @@ const JOI_OPTIONS = {
   errors: { wrap: { label: false, array: false } },
 } as const satisfies Joi.ValidationOptions;
 
+/** At most this many problems are listed in `details`. */
+export const MAX_DETAILS = 100;
+
 /** Unknown keys are caller-chosen text: shown so the caller can find the typo, but never at any length. */
 const MAX_FIELD_SEGMENT = 64;
 
@@ -139,9 +145,10 @@ function check(
   options: Joi.ValidationOptions,
 ): { value: unknown; problems: Found[] } {
   const { error, value: checked } = schema.validate(value, options);
-  const problems = (error?.details ?? []).map((d) =>
-    found(fieldOf(root, d.path), isOurMessage(d.type) ? d.message : 'is invalid', d.path.length, platformCodeFor(schema, d.path, d.type)),
-  );
+  const problems = (error?.details ?? []).map((d) => {
+    const message = isOurMessage(d.type) ? d.message : 'is invalid';
+    return found(fieldOf(root, d.path), message, d.path.length, platformCodeFor(schema, d.path, d.type));
+  });
   return { value: checked, problems };
 }
 
@@ -182,18 +189,20 @@ export function validateRequest(
   // Query strings arrive as text, so numbers and booleans are converted; a route without a query schema
   // takes none. Unknown keys are refused rather than dropped: a misspelt filter (`pagesize`, `devicetype`)
   // would otherwise silently return another list than the caller asked for.
-  const query = check(spec.query ?? EMPTY, input.query ?? {}, 'query', { ...JOI_OPTIONS, convert: true, context: { now } });
+  const queryOptions = { ...JOI_OPTIONS, convert: true, context: { now } };
+  const query = check(spec.query ?? EMPTY, input.query ?? {}, 'query', queryOptions);
   problems.push(...query.problems);
 
   let body: unknown;
   if (spec.body === undefined) {
     if (!isNoBody(input.body)) problems.push(found('body', 'this route takes no request body', 0));
-  } else if (input.body === undefined) {
-    problems.push(found('body', 'a JSON request body is required', 0, platformCodeFor(spec.body, [], 'any.required')));
   } else {
     // A JSON body already has its types: a string where a number belongs is the caller's bug, not text to
-    // convert. Unknown keys are refused (see the schemas) rather than passed on or dropped.
-    const checked = check(spec.body, input.body, 'body', { ...JOI_OPTIONS, convert: false, context: { now } });
+    // convert. Unknown keys are refused (see the schemas) rather than passed on or dropped. No body at all
+    // is judged as `{}`, which is what a body parser makes of an empty JSON body, so that both get the
+    // same answer (each required field, with its code).
+    const given = input.body === undefined ? {} : input.body;
+    const checked = check(spec.body, given, 'body', { ...JOI_OPTIONS, convert: false, context: { now } });
     problems.push(...checked.problems);
     body = checked.value;
   }
@@ -203,14 +212,16 @@ export function validateRequest(
     // with a platform code come first, and among them a whole object's before its members' (the platform
     // judges "devices and deviceGroups both given" before "deviceType missing for the groups"); otherwise
     // the schema's order is kept (Array.prototype.sort is stable).
-    const rank = (p: Found) => (p.detail.platformCode === undefined ? 1_000_000 : 0) + p.depth;
-    const details = [...problems].sort((a, b) => rank(a) - rank(b)).map((p) => p.detail);
-    const first = details[0] as ErrorDetail;
-    const more = details.length - 1;
+    const uncoded = (p: Found) => (p.detail.platformCode === undefined ? 1 : 0);
+    const ordered = [...problems].sort((a, b) => uncoded(a) - uncoded(b) || a.depth - b.depth).map((p) => p.detail);
+    const first = ordered[0] as ErrorDetail;
+    const more = ordered.length - 1;
     throw new GatewayError('VALIDATION_FAILED', {
       message: `${first.field}: ${first.message}${more > 0 ? ` (and ${more} more problem${more > 1 ? 's' : ''})` : ''}`,
       ...(first.platformCode !== undefined ? { platformCode: first.platformCode } : {}),
-      details,
+      // A body within BODY_LIMIT can still hold thousands of bad array items; listing each would make the
+      // answer many times larger than the request. The message still counts them all.
+      details: ordered.slice(0, MAX_DETAILS),
     });
   }
   return { params, query: (query.value ?? {}) as Record<string, unknown>, body };

@@ -1,7 +1,7 @@
 // CLI entry (`npm run simulator`): starts the platform simulator from environment variables.
 import { settingsFromEnv } from './env.js';
 import { createLogger } from './log.js';
-import { DEMO_APPS, startSimulator } from './server.js';
+import { DEMO_APPS, startSimulator, type RunningSimulator } from './server.js';
 
 const result = settingsFromEnv(process.env);
 if (!result.ok) {
@@ -11,23 +11,24 @@ if (!result.ok) {
 const { port, host, options } = result.settings;
 const logger = createLogger();
 
+// Installed before the URL is printed: whoever reads that line may signal us at once.
+let sim: RunningSimulator | undefined;
+let stopping = false;
+const stop = (): void => {
+  if (stopping) return;
+  stopping = true;
+  void (sim?.close() ?? Promise.resolve()).then(() => process.exit(0));
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+
 try {
-  const sim = await startSimulator({ ...options, port, host });
-  const apps = (options.apps ?? DEMO_APPS).map((a) => a.appId);
-  logger.info(
-    { url: sim.url, apps, tls: options.tls ? (options.tls.ca ? 'mutual' : 'server') : 'off' },
-    `platform simulator listening on ${sim.url}`,
-  );
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    void sim.close().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  sim = await startSimulator({ ...options, port, host });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
   console.error(`simulator: cannot listen on ${host}:${port} (${e.code ?? e.message})`);
   process.exit(1);
 }
+const apps = (options.apps ?? DEMO_APPS).map((a) => a.appId);
+const tls = options.tls ? (options.tls.ca ? 'mutual' : 'server') : 'off';
+logger.info({ url: sim.url, apps, tls }, `platform simulator listening on ${sim.url}`);

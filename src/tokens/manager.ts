@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { PlatformError, type PlatformClient, type TokenGrant } from '../platform/client.js';
 import { toGatewayError } from '../platform/normalize.js';
-import { refusalError, type QuotaLimiter } from '../quota/limiter.js';
+import { refusalError, type QuotaLimiter, type Slot } from '../quota/limiter.js';
 import { loginBackoffMs, renewAt } from './policy.js';
 import type { StoredToken, TokenStore } from './store.js';
 
@@ -177,9 +177,11 @@ export class TokenManager {
     if (!app) throw new GatewayError('NOT_FOUND');
     const deadline = Date.now() + Math.min(this.o.platformTimeoutMs, this.o.lockTtlMs);
     if (previous?.refreshToken && Date.now() < previous.expiresAt) {
-      await this.takeSlot(appId);
+      const slot = await this.takeSlot(appId);
       try {
-        const grant = await this.o.client.refresh(appId, app.secret, previous.refreshToken, deadline);
+        const grant = await this.o.client
+          .refresh(appId, app.secret, previous.refreshToken, deadline)
+          .finally(() => this.o.limiter.done(slot));
         this.o.metrics.tokenEvents.inc({ app: appId, event: 'refresh' });
         return this.stored(appId, grant);
       } catch (err) {
@@ -187,9 +189,9 @@ export class TokenManager {
         this.o.logger.info({ app: appId, platformCode: err.platformCode }, 'token refresh refused; logging in');
       }
     }
-    await this.takeSlot(appId);
+    const slot = await this.takeSlot(appId);
     try {
-      const grant = await this.o.client.login(appId, app.secret, deadline);
+      const grant = await this.o.client.login(appId, app.secret, deadline).finally(() => this.o.limiter.done(slot));
       this.o.metrics.tokenEvents.inc({ app: appId, event: 'login' });
       return this.stored(appId, grant);
     } catch (err) {
@@ -197,9 +199,10 @@ export class TokenManager {
     }
   }
 
-  private async takeSlot(appId: string): Promise<void> {
+  private async takeSlot(appId: string): Promise<Slot> {
     const d = await this.o.limiter.take(appId);
     if (!d.allowed) throw refusalError(d);
+    return d.slot;
   }
 
   private stored(appId: string, g: TokenGrant): StoredToken {

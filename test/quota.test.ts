@@ -1,0 +1,271 @@
+// The 1010009 rule: at most ratePerMinute platform calls per app in any window, across replicas, through Redis outages and restarts.
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import {
+  KEYS,
+  LOGIN_ROUTE,
+  TEST_APPS,
+  gatewayEnv,
+  sleep,
+  startGateway,
+  startRedis,
+  startTestSimulator,
+  waitFor,
+  type SimCall,
+  type TestGateway,
+  type TestRedis,
+  type TestSimulator,
+} from './helpers/fixtures.js';
+
+const list = (url: string, app = 'app-a') => request(url).get(`/v1/apps/${app}/packages`).set('X-Api-Key', KEYS.all);
+
+/** The most calls of `app` the platform saw in any interval of `windowMs`, wherever it starts. */
+function maxInAnyWindow(log: SimCall[], app: string, windowMs: number): number {
+  const times = log
+    .filter((c) => c.appId === app && c.errorCode !== '1010009')
+    .map((c) => c.at)
+    .sort((a, b) => a - b);
+  let best = 0;
+  let j = 0;
+  for (let i = 0; i < times.length; i++) {
+    while ((times[j] as number) <= (times[i] as number) - windowMs) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+function assertRateLimited(res: request.Response) {
+  assert.equal(res.status, 429, JSON.stringify(res.body));
+  assert.equal(res.body.error.code, 'RATE_LIMITED');
+  assert.equal(res.body.error.platformCode, '1010009');
+  assert.equal(res.body.error.retryable, true);
+  assert.equal(res.body.error.requestId, res.headers['x-request-id']);
+  assert.match(String(res.headers['retry-after']), /^[1-9]\d*$/);
+  assert.match(String(res.headers['ratelimit-policy']), /^"app";q=\d+;w=\d+$/);
+  assert.match(String(res.headers.ratelimit), /^"app";r=0;t=\d+$/);
+}
+
+describe('quota', () => {
+  let redis: TestRedis;
+  let sim: TestSimulator;
+
+  before(async () => {
+    redis = await startRedis({ own: true });
+    sim = await startTestSimulator();
+  });
+  after(async () => {
+    await sim?.close();
+    await redis?.close();
+  });
+  beforeEach(async () => {
+    await sim.reset();
+    await redis.flush();
+  });
+
+  it('two replicas, 150 concurrent requests for one app: exactly 100 platform calls, logins included; the rest 429', async () => {
+    const env = gatewayEnv(sim.url, redis.url, { GATEWAY_REPLICAS: '2' });
+    const gws = [await startGateway(env), await startGateway(env)];
+    try {
+      const results = await Promise.all(Array.from({ length: 150 }, (_, i) => list((gws[i % 2] as TestGateway).url)));
+      const ok = results.filter((r) => r.status === 200);
+      const limited = results.filter((r) => r.status === 429);
+      assert.equal(ok.length + limited.length, 150, `unexpected statuses: ${results.map((r) => r.status)}`);
+      for (const r of limited) assertRateLimited(r);
+      const calls = await sim.calls();
+      assert.equal(calls.byApp['app-a'], 100);
+      assert.equal(calls.byRoute[LOGIN_ROUTE], 1);
+      assert.equal(ok.length, 99);
+      assert.ok(!calls.log.some((c) => c.errorCode === '1010009'), 'the platform had to throttle us');
+    } finally {
+      for (const g of gws) await g.close();
+    }
+  });
+
+  it('puts quota headers on every forwarded answer, with an exact Retry-After on refusal', async () => {
+    const apps = JSON.stringify([{ ...TEST_APPS[0], ratePerMinute: 3 }, TEST_APPS[1]]);
+    const gw = await startGateway(gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: apps, QUOTA_WINDOW_MS: '10000' }));
+    try {
+      const first = await list(gw.url); // login + call: 2 of 3
+      assert.equal(first.status, 200);
+      assert.equal(first.headers['ratelimit-limit'], '3');
+      assert.equal(first.headers['ratelimit-remaining'], '1');
+      assert.match(String(first.headers.ratelimit), /^"app";r=1;t=(9|10)$/);
+      assert.equal(first.headers['ratelimit-policy'], '"app";q=3;w=10');
+      const notFound = await request(gw.url).get('/v1/apps/app-a/packages/none').set('X-Api-Key', KEYS.all);
+      assert.equal(notFound.status, 404);
+      assert.equal(notFound.headers['ratelimit-remaining'], '0', 'a forwarded call that failed still carries quota headers');
+      const refused = await list(gw.url);
+      assertRateLimited(refused);
+      // The login was the first call of the window: its slot frees first, 10 s after it.
+      assert.ok(Number(refused.headers['retry-after']) >= 9 && Number(refused.headers['retry-after']) <= 10);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('holds the boundary: calls spread across a fixed-window edge stay within the limit in every interval', async function () {
+    this.timeout(20_000);
+    const W = 2000;
+    const apps = JSON.stringify([{ ...TEST_APPS[0], ratePerMinute: 10 }, TEST_APPS[1]]);
+    await sim.control('config', { ratePerMinute: 10, windowMs: W });
+    const gw = await startGateway(gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: apps, QUOTA_WINDOW_MS: String(W) }));
+    try {
+      assert.equal((await list(gw.url)).status, 200); // login + 1
+      await sleep(W + 50); // both leave the window
+      const t0 = Date.now();
+      const burst = async (n: number) => (await Promise.all(Array.from({ length: n }, () => list(gw.url)))).map((r) => r.status);
+      const a = await burst(5);
+      await sleep(Math.max(0, t0 + 1500 - Date.now()));
+      const b = await burst(5);
+      await sleep(Math.max(0, t0 + W + 100 - Date.now()));
+      // A fixed window starting at t0 + W would allow 10 here; a sliding one only what the first burst freed.
+      const c = await burst(10);
+      assert.deepEqual(a, Array(5).fill(200));
+      assert.deepEqual(b, Array(5).fill(200));
+      assert.equal(c.filter((s) => s === 200).length, 5);
+      assert.equal(c.filter((s) => s === 429).length, 5);
+      const { log } = await sim.calls();
+      assert.ok(maxInAnyWindow(log, 'app-a', W) <= 10);
+      assert.ok(!log.some((x) => x.errorCode === '1010009'));
+    } finally {
+      await gw.close();
+      await sim.control('config', { ratePerMinute: 100, windowMs: 60_000 });
+    }
+  });
+
+  it('isolates apps: exhausting app A leaves app B untouched', async () => {
+    const apps = JSON.stringify([{ ...TEST_APPS[0], ratePerMinute: 5 }, { ...TEST_APPS[1], ratePerMinute: 5 }]);
+    const gw = await startGateway(gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: apps }));
+    try {
+      const a = await Promise.all(Array.from({ length: 10 }, () => list(gw.url, 'app-a')));
+      assert.equal(a.filter((r) => r.status === 200).length, 4);
+      const b = await Promise.all(Array.from({ length: 4 }, () => list(gw.url, 'app-b')));
+      assert.deepEqual(b.map((r) => r.status), [200, 200, 200, 200]);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('answers an exhausted app from memory: no Redis round trip on the 429 path', async () => {
+    const apps = JSON.stringify([{ ...TEST_APPS[0], ratePerMinute: 3 }, TEST_APPS[1]]);
+    const gw = await startGateway(gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: apps }));
+    try {
+      await Promise.all(Array.from({ length: 4 }, () => list(gw.url)));
+      const evalsBefore = await scriptCalls(redis);
+      const refused = await Promise.all(Array.from({ length: 20 }, () => list(gw.url)));
+      for (const r of refused) assertRateLimited(r);
+      assert.equal(await scriptCalls(redis), evalsBefore);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("the platform's own 1010009: 429 too, and the app is held back without calling the platform", async () => {
+    const gw = await startGateway(gatewayEnv(sim.url, redis.url, { QUOTA_HOLD_MS: '1500' }));
+    try {
+      assert.equal((await list(gw.url)).status, 200);
+      await sim.control('faults', { count: 1, path: '/category', status: 403, errorCode: '1010009', errorDesc: 'app throttle exceed.' });
+      const first = await list(gw.url);
+      assertRateLimited(first);
+      assert.equal(first.headers['retry-after'], '2');
+      const before = (await sim.calls()).total;
+      const held = await Promise.all(Array.from({ length: 5 }, () => list(gw.url)));
+      for (const r of held) assertRateLimited(r);
+      assert.equal((await sim.calls()).total, before, 'held-back calls reached the platform');
+      assert.equal((await list(gw.url, 'app-b')).status, 200, 'other apps are not held back');
+      // A second replica, which never saw the 1010009, holds back too (the hold is in Redis).
+      const other = await startGateway({ ...gatewayEnv(sim.url, redis.url), REDIS_KEY_PREFIX: gw.gateway.config.redisKeyPrefix });
+      try {
+        assertRateLimited(await list(other.url));
+      } finally {
+        await other.close();
+      }
+      await sleep(1600);
+      assert.equal((await list(gw.url)).status, 200, 'calls resume after the hold');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('regression: NOSCRIPT after Redis lost its scripts (rate-limit-redis#71)', async () => {
+    const gw = await startGateway(gatewayEnv(sim.url, redis.url));
+    try {
+      assert.equal((await list(gw.url)).status, 200);
+      await redis.client.script('FLUSH');
+      assert.equal((await list(gw.url)).status, 200);
+      await request(gw.url).get('/v1/apps/app-a/packages/none').set('X-Api-Key', KEYS.all).expect(404);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('Redis stopped and restarted mid-stream with two replicas: the limit holds in every interval', async function () {
+    this.timeout(40_000);
+    const W = 1500;
+    const apps = JSON.stringify([{ ...TEST_APPS[0], ratePerMinute: 10 }, TEST_APPS[1]]);
+    await sim.control('config', { ratePerMinute: 10, windowMs: W });
+    const env = gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: apps, QUOTA_WINDOW_MS: String(W), GATEWAY_REPLICAS: '2' });
+    const gws = [await startGateway(env), await startGateway(env)];
+    const statuses = new Map<number, number>();
+    let stop = false;
+    const stream = (async () => {
+      let i = 0;
+      while (!stop) {
+        const r = await list((gws[i % 2] as TestGateway).url);
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        if (r.status >= 500) assert.equal(r.body.error.code, 'SERVICE_UNAVAILABLE');
+        i++;
+        await sleep(20);
+      }
+    })();
+    try {
+      await sleep(2000);
+      await redis.stop();
+      await sleep(W * 2 + 500); // past the blind window: each replica serves its share
+      await redis.start(); // empty: the replicas restore their logs
+      await sleep(2500);
+      stop = true;
+      await stream;
+      const { log } = await sim.calls();
+      assert.ok(maxInAnyWindow(log, 'app-a', W) <= 10, `saw ${maxInAnyWindow(log, 'app-a', W)} calls in one window`);
+      assert.ok(!log.some((x) => x.errorCode === '1010009'), 'the platform had to throttle us');
+      assert.ok((statuses.get(200) ?? 0) > 10, 'calls were served before, during and after the outage');
+      assert.deepEqual([...statuses.keys()].filter((s) => ![200, 429, 503].includes(s)), []);
+    } finally {
+      stop = true;
+      await stream.catch(() => undefined);
+      for (const g of gws) await g.close();
+      await sim.control('config', { ratePerMinute: 100, windowMs: 60_000 });
+    }
+  });
+
+  it('Redis restarted empty right after a burst: the restored log still holds the limit', async function () {
+    this.timeout(30_000);
+    const W = 3000;
+    const apps = JSON.stringify([{ ...TEST_APPS[0], ratePerMinute: 10 }, TEST_APPS[1]]);
+    await sim.control('config', { ratePerMinute: 10, windowMs: W });
+    const env = gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: apps, QUOTA_WINDOW_MS: String(W), GATEWAY_REPLICAS: '2' });
+    const gws = [await startGateway(env), await startGateway(env)];
+    try {
+      // 9 of 10 used (login included), split over both replicas.
+      for (let i = 0; i < 8; i++) assert.equal((await list((gws[i % 2] as TestGateway).url)).status, 200);
+      await redis.stop();
+      await redis.start();
+      await waitFor(() => gws.every((g) => g.gateway.limiter.degraded === false), 10_000, 'replicas to trust Redis again');
+      const after = await Promise.all(Array.from({ length: 6 }, (_, i) => list((gws[i % 2] as TestGateway).url)));
+      const { log } = await sim.calls();
+      assert.ok(maxInAnyWindow(log, 'app-a', W) <= 10, `saw ${maxInAnyWindow(log, 'app-a', W)} in one window`);
+      assert.ok(after.filter((r) => r.status === 200).length <= 1);
+    } finally {
+      for (const g of gws) await g.close();
+      await sim.control('config', { ratePerMinute: 100, windowMs: 60_000 });
+    }
+  });
+});
+
+async function scriptCalls(redis: TestRedis): Promise<number> {
+  const info = await redis.client.info('commandstats');
+  let n = 0;
+  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)) n += Number(m[1]);
+  return n;
+}
