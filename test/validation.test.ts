@@ -1,7 +1,7 @@
 // Runs the validation table against validateRequest: every refusal carries the platform's codes, every valid request passes.
 import assert from 'node:assert/strict';
 import { GatewayError } from '../src/errors.js';
-import type { RouteSpec } from '../src/routes/types.js';
+import { pathParams, type RouteSpec } from '../src/routes/types.js';
 import { upgradeRoutes } from '../src/routes/upgrade.js';
 import { MAX_DETAILS, validateRequest } from '../src/routes/validate.js';
 import { compactUtc, validationCases, validOnes, type ValidationCase } from './validation-cases.js';
@@ -176,5 +176,47 @@ describe('validateRequest: the error itself', () => {
     // Field names of unknown keys are shown (so the caller finds the typo), but never at any length.
     const long = refusal(() => run({ route: 'listPackages', query: { ['k'.repeat(5000)]: '1' } }));
     assert.ok((long.details?.[0]?.field.length ?? Infinity) <= 65);
+  });
+});
+
+describe('upgradeRoutes: the descriptions', () => {
+  /** platform-api.md §3, written out independently of the descriptions. */
+  const PLATFORM: Record<string, string> = {
+    listPackages: 'GET /iodm/northbound/v1.5.0/category',
+    getPackage: 'GET /iodm/northbound/v1.5.0/category/{fileId}',
+    deletePackage: 'DELETE /iodm/northbound/v1.5.0/category/{fileId}',
+    createSoftwareUpgradeTask: 'POST /iodm/northbound/v1.5.0/operations/softwareUpgrade',
+    createFirmwareUpgradeTask: 'POST /iodm/northbound/v1.5.0/operations/firmwareUpgrade',
+    listUpgradeTasks: 'GET /iodm/northbound/v1.5.0/operations',
+    getUpgradeTask: 'GET /iodm/northbound/v1.5.0/operations/{operationId}',
+    listUpgradeSubtasks: 'GET /iodm/northbound/v1.5.0/operations/{operationId}/subOperations',
+  };
+
+  it('call the platform APIs of platform-api.md §3, with the same path parameters', () => {
+    assert.deepEqual(
+      Object.fromEntries(upgradeRoutes.map((r) => [r.id, `${r.platform.method} ${r.platform.path}`])),
+      PLATFORM,
+    );
+    for (const r of upgradeRoutes) assert.deepEqual(pathParams(r.platform.path), pathParams(r.path), r.id);
+  });
+
+  it('take an Idempotency-Key, a body and a shaped response on the two POSTs only', () => {
+    for (const r of upgradeRoutes) {
+      const post = r.method === 'POST';
+      assert.equal(r.idempotencyKey === true, post, r.id);
+      assert.equal(r.body !== undefined, post, r.id);
+      assert.equal(r.shapeResponse !== undefined, post, r.id);
+    }
+  });
+
+  it('answer a created task with exactly {operationId}', () => {
+    for (const id of ['createSoftwareUpgradeTask', 'createFirmwareUpgradeTask']) {
+      const shape = spec(id).shapeResponse;
+      assert.ok(shape);
+      assert.deepEqual(shape({ operationId: 'op-9', status: 'wait', extra: { a: 1 } }), { operationId: 'op-9' });
+      for (const bad of [{}, null, 'op-9', { operationId: '' }, { operationId: {} }]) {
+        assert.throws(() => shape(bad), (err: unknown) => err instanceof GatewayError && err.code === 'UPSTREAM_ERROR');
+      }
+    }
   });
 });
