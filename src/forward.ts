@@ -91,7 +91,12 @@ export function createForwarder(deps: {
           return { status: res.status, body: res.body, headers: quotaHeaders(quota) };
         } catch (err) {
           if (probe && !sent) breaker.release();
-          if (!(err instanceof PlatformError)) throw withQuota(err, quota);
+          if (!(err instanceof PlatformError)) {
+            // A login or refresh that failed for an outage tells as much as a failed call: without this,
+            // a platform down before the first login (or at a renewal) never opens the circuit (faults.test.ts).
+            if (!sent && isTokenOutage(err)) breaker.failure(Date.now());
+            throw withQuota(err, quota);
+          }
           if (err.isOutage) breaker.failure(Date.now());
           else breaker.success();
           if (err.platformCode === '1010005' && !tokenRetried) {
@@ -133,6 +138,13 @@ export function createForwarder(deps: {
       }
     },
   };
+}
+
+/** A token failure caused by the platform being unwell: an outage behind the login/refresh, or no token by the deadline. */
+function isTokenOutage(err: unknown): boolean {
+  if (!(err instanceof GatewayError)) return false;
+  if (err.cause instanceof PlatformError) return err.cause.isOutage;
+  return err.code === 'UPSTREAM_TIMEOUT';
 }
 
 /** Every answer of a call that was forwarded carries the quota headers (contract §3 "Headers"). */

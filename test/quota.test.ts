@@ -117,13 +117,15 @@ describe('quota', () => {
       const a = await burst(5);
       await sleep(Math.max(0, t0 + 1500 - Date.now()));
       const b = await burst(5);
-      await sleep(Math.max(0, t0 + W + 100 - Date.now()));
-      // A fixed window starting at t0 + W would allow 10 here; a sliding one only what the first burst freed.
+      await sleep(Math.max(0, t0 + W + 400 - Date.now()));
+      // A fixed window starting at t0 + W would allow 10 here; a sliding one at most what the first burst
+      // freed (fewer if its calls ended late: a slot is held until one window after its call ended).
       const c = await burst(10);
       assert.deepEqual(a, Array(5).fill(200));
       assert.deepEqual(b, Array(5).fill(200));
-      assert.equal(c.filter((s) => s === 200).length, 5);
-      assert.equal(c.filter((s) => s === 429).length, 5);
+      const admitted = c.filter((s) => s === 200).length;
+      assert.ok(admitted >= 1 && admitted <= 5, `admitted ${admitted} at the edge`);
+      assert.equal(c.filter((s) => s === 429).length, 10 - admitted);
       const { log } = await sim.calls();
       assert.ok(maxInAnyWindow(log, 'app-a', W) <= 10);
       assert.ok(!log.some((x) => x.errorCode === '1010009'));

@@ -436,18 +436,19 @@ describe('simulator', function () {
       expectError(await post('firmwareUpgrade', { targets: devices }), 400, '120015');
     });
 
-    const valid: Array<[string, unknown]> = [
-      ['no policy', { fileId: 'sw-pkg-0001', targets: devices }],
-      ['256 devices', { fileId: 'sw-pkg-0001', targets: { devices: many(256) } }],
-      ['matching groups', { fileId: 'sw-pkg-0001', targets: { deviceGroups: ['north', 'south'], ...groups } }],
-      ['a custom window', { fileId: 'sw-pkg-0001', targets: devices, policy: custom(10 * MIN, 20 * MIN) }],
-      ['a start 30 s in the past (clock slack)', { fileId: 'sw-pkg-0001', targets: devices, policy: custom(-30_000, 10 * MIN) }],
-      ['retries', { fileId: 'sw-pkg-0001', targets: devices, policy: { executeType: 'now', retryType: true, retryTimes: 5 } }],
-      ['device_online', { fileId: 'sw-pkg-0001', targets: devices, policy: { executeType: 'device_online' } }],
+    // Built when each test runs: times relative to now must not age while earlier suites run.
+    const valid: Array<[string, () => unknown]> = [
+      ['no policy', () => ({ fileId: 'sw-pkg-0001', targets: devices })],
+      ['256 devices', () => ({ fileId: 'sw-pkg-0001', targets: { devices: many(256) } })],
+      ['matching groups', () => ({ fileId: 'sw-pkg-0001', targets: { deviceGroups: ['north', 'south'], ...groups } })],
+      ['a custom window', () => ({ fileId: 'sw-pkg-0001', targets: devices, policy: custom(10 * MIN, 20 * MIN) })],
+      ['a start 30 s in the past (clock slack)', () => ({ fileId: 'sw-pkg-0001', targets: devices, policy: custom(-30_000, 10 * MIN) })],
+      ['retries', () => ({ fileId: 'sw-pkg-0001', targets: devices, policy: { executeType: 'now', retryType: true, retryTimes: 5 } })],
+      ['device_online', () => ({ fileId: 'sw-pkg-0001', targets: devices, policy: { executeType: 'device_online' } })],
     ];
     for (const [name, body] of valid) {
       it(`accepts ${name} with 200 {operationId}`, async () => {
-        const res = await post('softwareUpgrade', body).expect(200);
+        const res = await post('softwareUpgrade', body()).expect(200);
         assert.deepEqual(Object.keys(res.body), ['operationId']);
         assert.match(res.body.operationId, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/);
       });

@@ -1,0 +1,416 @@
+// Docker deployment without a Docker engine: docker-compose.yml, the Dockerfile and deploy/secrets checked against what the code reads.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { DEFAULTS, ENV_VARS, loadConfig, type Config } from '../src/config.js';
+import { settingsFromEnv, type SimulatorSettings } from '../src/simulator/env.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
+const SECRETS_DIR = '/run/secrets';
+const REDIS_PORT = 6379;
+
+type Env = Record<string, string>;
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function obj(v: unknown, what: string): Obj {
+  assert.ok(isObj(v), `${what} must be a mapping`);
+  return v;
+}
+
+// Read on first use, so that a broken file fails the tests that need it rather than the whole run.
+let composeDoc: Obj | undefined;
+const compose = (): Obj => (composeDoc ??= obj(parse(readFileSync(COMPOSE_FILE, 'utf8')), 'docker-compose.yml'));
+const services = (): Obj => obj(compose().services, 'services');
+const service = (name: string): Obj => obj(services()[name], `services.${name}`);
+
+/** A service's `environment`, in map or list form; a variable left to the host's environment is a failure. */
+function envOf(name: string): Env {
+  const raw = service(name).environment ?? {};
+  const env: Env = {};
+  if (Array.isArray(raw)) {
+    for (const item of raw) {
+      assert.equal(typeof item, 'string', `services.${name}.environment: list items must be strings`);
+      const text = item as string;
+      const eq = text.indexOf('=');
+      assert.ok(eq > 0, `services.${name}.environment: ${text} has no value (it would come from the host)`);
+      env[text.slice(0, eq)] = text.slice(eq + 1);
+    }
+  } else {
+    for (const [key, value] of Object.entries(obj(raw, `services.${name}.environment`))) {
+      assert.ok(value !== null && value !== undefined, `services.${name}.environment.${key} has no value (it would come from the host)`);
+      assert.ok(['string', 'number', 'boolean'].includes(typeof value), `services.${name}.environment.${key} must be a scalar`);
+      env[key] = String(value);
+    }
+  }
+  return env;
+}
+
+/** Where each secret a service mounts appears inside its container, and the local file behind it. */
+function secretMounts(name: string): Map<string, string> {
+  const defined = obj(compose().secrets ?? {}, 'secrets');
+  const mounts = new Map<string, string>();
+  const list = service(name).secrets ?? [];
+  assert.ok(Array.isArray(list), `services.${name}.secrets must be a list`);
+  for (const entry of list as unknown[]) {
+    const source = typeof entry === 'string' ? entry : String(obj(entry, `services.${name}.secrets[]`).source);
+    const targetRaw = isObj(entry) && typeof entry.target === 'string' ? entry.target : source;
+    const target = targetRaw.startsWith('/') ? targetRaw : `${SECRETS_DIR}/${targetRaw}`;
+    const def = obj(defined[source], `secrets.${source} (used by ${name})`);
+    assert.equal(typeof def.file, 'string', `secrets.${source} must name a file`);
+    mounts.set(target, path.resolve(path.dirname(COMPOSE_FILE), def.file as string));
+  }
+  return mounts;
+}
+
+/** The service's environment as the process inside the container would use it, with secret paths mapped to local files. */
+function localEnvOf(name: string): Env {
+  const mounts = secretMounts(name);
+  const env = envOf(name);
+  for (const [key, value] of Object.entries(env)) {
+    if (value.startsWith(`${SECRETS_DIR}/`)) {
+      const local = mounts.get(value);
+      assert.ok(local, `services.${name}.environment.${key}: ${value} is not a secret mounted into ${name}`);
+      env[key] = local;
+    }
+  }
+  return env;
+}
+
+/** Container ports a service publishes, with the host port each is published on. */
+function publishedPorts(name: string): Array<{ host: number; container: number }> {
+  const list = service(name).ports ?? [];
+  assert.ok(Array.isArray(list), `services.${name}.ports must be a list`);
+  return (list as unknown[]).map((p) => {
+    if (isObj(p)) return { host: Number(p.published), container: Number(p.target) };
+    const parts = String(p).replace(/\/(tcp|udp)$/, '').split(':');
+    const container = Number(parts.at(-1));
+    const host = parts.length >= 2 ? Number(parts.at(-2)) : NaN;
+    return { host, container };
+  });
+}
+
+function healthcheckText(name: string): string {
+  const hc = obj(service(name).healthcheck, `services.${name}.healthcheck`);
+  assert.notEqual(hc.disable, true, `services.${name}.healthcheck is disabled`);
+  const test = hc.test;
+  assert.ok(test !== undefined, `services.${name}.healthcheck.test is missing`);
+  if (Array.isArray(test)) {
+    assert.ok(['CMD', 'CMD-SHELL'].includes(String(test[0])), `services.${name}.healthcheck.test must start with CMD or CMD-SHELL`);
+    return test.slice(1).map(String).join(' ');
+  }
+  return String(test);
+}
+
+/** The first http(s) URL in a healthcheck command. */
+function healthcheckUrl(name: string): URL {
+  const m = /https?:\/\/[^\s'"`)]+/.exec(healthcheckText(name));
+  assert.ok(m, `services.${name}.healthcheck must call a URL`);
+  return new URL(m[0]);
+}
+
+/** Every environment variable the simulator's code reads: names in src/simulator/env.ts, plus process.env reads elsewhere in it. */
+function simulatorEnvVars(): Set<string> {
+  const names = new Set<string>();
+  const envTs = readFileSync(path.join(ROOT, 'src/simulator/env.ts'), 'utf8');
+  for (const m of envTs.matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
+  for (const m of envTs.matchAll(/\benv\[\s*'([A-Z][A-Z0-9_]*)'\s*\]/g)) names.add(m[1]!);
+  // Names handed to the helpers (int('SIMULATOR_PORT', …), file('SIMULATOR_TLS_CERT_FILE')): whole upper-case literals.
+  for (const m of envTs.matchAll(/'([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)'/g)) names.add(m[1]!);
+  const dir = path.join(ROOT, 'src/simulator');
+  for (const file of ['main.ts', 'log.ts', 'server.ts']) {
+    const full = path.join(dir, file);
+    if (!existsSync(full)) continue;
+    for (const m of readFileSync(full, 'utf8').matchAll(/process\.env\.([A-Z][A-Z0-9_]*)/g)) names.add(m[1]!);
+  }
+  return names;
+}
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+/** Dockerfile instructions, continuation lines joined and comments dropped. */
+function dockerfile(): Instruction[] {
+  const lines = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').split(/\r?\n/);
+  const out: Instruction[] = [];
+  let pending = '';
+  for (const line of lines) {
+    const trimmed = line.trim();
+    if (pending === '' && (trimmed === '' || trimmed.startsWith('#'))) continue;
+    if (pending !== '' && trimmed.startsWith('#')) continue;
+    if (trimmed.endsWith('\\')) {
+      pending += `${trimmed.slice(0, -1)} `;
+      continue;
+    }
+    const full = `${pending}${trimmed}`;
+    pending = '';
+    const m = /^(\S+)\s*(.*)$/.exec(full);
+    if (m) out.push({ keyword: m[1]!.toUpperCase(), args: m[2]! });
+  }
+  return out;
+}
+
+/** The JSON array of an exec-form instruction (CMD ["node", …]), or the shell form split on spaces. */
+function execForm(args: string): string[] {
+  const trimmed = args.trim();
+  if (trimmed.startsWith('[')) return JSON.parse(trimmed) as string[];
+  return trimmed.split(/\s+/);
+}
+
+describe('docker-compose', () => {
+  describe('services', () => {
+    it('defines gateway, redis and simulator', () => {
+      for (const name of ['gateway', 'redis', 'simulator']) assert.ok(isObj(services()[name]), `service ${name} is missing`);
+    });
+
+    it('runs redis:7-alpine, and the simulator from the gateway image with its compiled entry point', () => {
+      assert.equal(service('redis').image, 'redis:7-alpine');
+      const gw = service('gateway');
+      const sim = service('simulator');
+      assert.ok(gw.build !== undefined, 'the gateway is built from the Dockerfile');
+      assert.ok(typeof gw.image === 'string' && gw.image !== '', 'the gateway names its image, so the simulator can share it');
+      assert.equal(sim.image, gw.image, 'the simulator runs the gateway image');
+      if (sim.build !== undefined) assert.deepEqual(sim.build, gw.build, 'built the same way as the gateway');
+      const command = Array.isArray(sim.command) ? sim.command.map(String) : String(sim.command).split(/\s+/);
+      assert.deepEqual(command, ['node', 'dist/simulator/main.js']);
+      // dist/ is src/ compiled (tsconfig.build.json: rootDir src), so this is where the simulator's entry lands.
+      assert.ok(existsSync(path.join(ROOT, 'src/simulator/main.ts')), 'src/simulator/main.ts exists');
+    });
+  });
+
+  describe('gateway environment', () => {
+    let env: Env;
+    const known = new Set<string>(ENV_VARS);
+    before(() => {
+      env = envOf('gateway');
+    });
+
+    it('sets only variables the gateway reads (ENV_VARS in src/config.ts)', () => {
+      const unknown = Object.keys(env).filter((k) => !known.has(k));
+      assert.deepEqual(unknown, [], `variables the gateway never reads: ${unknown.join(', ')}`);
+    });
+
+    it('sets every required variable', () => {
+      assert.ok(env.PLATFORM_URL, 'PLATFORM_URL');
+      assert.ok(env.PLATFORM_APPS ?? env.PLATFORM_APPS_FILE, 'PLATFORM_APPS or PLATFORM_APPS_FILE');
+      assert.ok(env.GATEWAY_CLIENTS ?? env.GATEWAY_CLIENTS_FILE, 'GATEWAY_CLIENTS or GATEWAY_CLIENTS_FILE');
+      assert.ok(env.REDIS_URL, 'REDIS_URL');
+      assert.notEqual(env.REDIS_URL, 'memory', 'production wiring shares state through Redis');
+    });
+
+    it('gives the app and client lists as Docker secrets, not inline', () => {
+      assert.equal(env.PLATFORM_APPS, undefined, 'PLATFORM_APPS inline would put secrets in the compose file');
+      assert.equal(env.GATEWAY_CLIENTS, undefined, 'GATEWAY_CLIENTS inline would put keys in the compose file');
+      const mounts = secretMounts('gateway');
+      for (const name of ['PLATFORM_APPS_FILE', 'GATEWAY_CLIENTS_FILE']) {
+        assert.ok(mounts.has(env[name] ?? ''), `${name}=${env[name]} must be a secret mounted into the gateway`);
+      }
+    });
+
+    it('publishes the port the gateway listens on', () => {
+      const port = Number(env.PORT ?? DEFAULTS.PORT);
+      const published = publishedPorts('gateway');
+      assert.ok(
+        published.some((p) => p.container === port && Number.isInteger(p.host)),
+        `ports must publish container port ${port}: ${JSON.stringify(published)}`,
+      );
+      assert.ok(published.some((p) => p.host === 8080), 'published on 8080 as the README says');
+    });
+
+    it('points PLATFORM_URL at the simulator service and the port it listens on', () => {
+      const url = new URL(env.PLATFORM_URL ?? '');
+      const sim = settingsFromEnv(localEnvOf('simulator'));
+      assert.ok(sim.ok, 'simulator settings are valid');
+      assert.equal(url.hostname, 'simulator');
+      assert.equal(Number(url.port || (url.protocol === 'https:' ? 443 : 80)), sim.settings.port);
+      assert.equal(url.protocol, sim.settings.options.tls ? 'https:' : 'http:', 'scheme matches the simulator TLS setting');
+    });
+
+    it('points REDIS_URL at the redis service', () => {
+      const url = new URL(env.REDIS_URL ?? '');
+      assert.equal(url.protocol, 'redis:');
+      assert.equal(url.hostname, 'redis');
+      assert.equal(Number(url.port || REDIS_PORT), REDIS_PORT);
+    });
+
+    it('starts only once redis and the simulator are healthy', () => {
+      const deps = obj(service('gateway').depends_on, 'services.gateway.depends_on (long form, with conditions)');
+      for (const name of ['redis', 'simulator']) {
+        assert.equal(obj(deps[name], `depends_on.${name}`).condition, 'service_healthy', `depends_on.${name}.condition`);
+      }
+    });
+  });
+
+  describe('simulator environment', () => {
+    it('sets only variables the simulator reads (src/simulator/env.ts)', () => {
+      const read = simulatorEnvVars();
+      for (const name of ['SIMULATOR_PORT', 'PLATFORM_APPS', 'PLATFORM_APPS_FILE']) {
+        assert.ok(read.has(name), `the scan of src/simulator/env.ts finds ${name} (scan is broken otherwise)`);
+      }
+      const unknown = Object.keys(envOf('simulator')).filter((k) => !read.has(k));
+      assert.deepEqual(unknown, [], `variables the simulator never reads: ${unknown.join(', ')}`);
+    });
+
+    it('listens on 8743 and is given the apps explicitly (not its built-in demo apps)', () => {
+      const result = settingsFromEnv(localEnvOf('simulator'));
+      assert.ok(result.ok, `simulator settings: ${result.ok ? '' : result.errors.join('; ')}`);
+      assert.equal(result.settings.port, 8743);
+      assert.ok(result.settings.options.apps && result.settings.options.apps.length > 0, 'PLATFORM_APPS(_FILE) given');
+    });
+  });
+
+  describe('healthchecks', () => {
+    it('redis: redis-cli ping', () => {
+      assert.match(healthcheckText('redis'), /redis-cli\s+ping/);
+    });
+
+    it('simulator: /healthz on its own port, with node (no curl in slim images)', () => {
+      const result = settingsFromEnv(localEnvOf('simulator'));
+      assert.ok(result.ok);
+      const url = healthcheckUrl('simulator');
+      assert.equal(url.pathname, '/healthz');
+      assert.equal(Number(url.port), result.settings.port);
+      assert.match(healthcheckText('simulator'), /^node\b/);
+    });
+
+    it('gateway: /readyz on its port, with node', () => {
+      const url = healthcheckUrl('gateway');
+      assert.equal(url.pathname, '/readyz');
+      assert.equal(Number(url.port), Number(envOf('gateway').PORT ?? DEFAULTS.PORT));
+      assert.match(healthcheckText('gateway'), /^node\b/);
+    });
+  });
+
+  describe('secrets', () => {
+    it('every secret file exists and holds JSON', () => {
+      const defined = obj(compose().secrets, 'secrets');
+      assert.ok(Object.keys(defined).length >= 2);
+      for (const [name, def] of Object.entries(defined)) {
+        const file = path.resolve(ROOT, String(obj(def, `secrets.${name}`).file));
+        assert.ok(file.startsWith(path.join(ROOT, 'deploy', 'secrets') + path.sep), `${name} lives under deploy/secrets/`);
+        assert.ok(existsSync(file), `${file} exists`);
+        assert.doesNotThrow(() => JSON.parse(readFileSync(file, 'utf8')), `${file} is JSON`);
+      }
+    });
+
+    it('hold a platform app list and a client list of the documented shapes', () => {
+      const env = localEnvOf('gateway');
+      const apps = JSON.parse(readFileSync(env.PLATFORM_APPS_FILE!, 'utf8')) as unknown;
+      assert.ok(Array.isArray(apps) && apps.length > 0, 'platform apps: a non-empty array');
+      for (const a of apps as unknown[]) {
+        const app = obj(a, 'platform app');
+        assert.equal(typeof app.appId, 'string');
+        assert.equal(typeof app.secret, 'string');
+        if ('ratePerMinute' in app) assert.ok(Number.isInteger(app.ratePerMinute));
+      }
+      const clients = JSON.parse(readFileSync(env.GATEWAY_CLIENTS_FILE!, 'utf8')) as unknown;
+      assert.ok(Array.isArray(clients) && clients.length > 0, 'clients: a non-empty array');
+      for (const c of clients as unknown[]) {
+        const client = obj(c, 'client');
+        assert.equal(typeof client.name, 'string');
+        assert.ok(typeof client.key === 'string' || typeof client.keySha256 === 'string', 'key or keySha256');
+        assert.ok(Array.isArray(client.apps) && client.apps.length > 0, 'apps: a non-empty array');
+      }
+    });
+
+    describe('the gateway configuration built from the compose file', () => {
+      let config: Config;
+      before(() => {
+        config = loadConfig(localEnvOf('gateway'), ROOT);
+      });
+
+      it('loads without a problem', () => {
+        assert.ok(config.apps.size > 0);
+        assert.ok(config.clients.length > 0);
+        assert.equal(config.platformUrl, envOf('gateway').PLATFORM_URL?.replace(/\/+$/, ''));
+        assert.equal(config.redisUrl, envOf('gateway').REDIS_URL);
+        assert.ok(publishedPorts('gateway').some((p) => p.container === config.port));
+      });
+
+      it('sizes GATEWAY_REPLICAS to the replicas deployed', () => {
+        const deploy = service('gateway').deploy;
+        const replicas = isObj(deploy) && deploy.replicas !== undefined ? Number(deploy.replicas) : 1;
+        assert.equal(config.replicas, replicas);
+      });
+
+      it('gives the simulator exactly the gateway apps', () => {
+        const result = settingsFromEnv(localEnvOf('simulator'));
+        assert.ok(result.ok);
+        const simApps = (result.settings as SimulatorSettings).options.apps ?? [];
+        const norm = (list: Array<{ appId: string; secret: string }>) =>
+          list.map(({ appId, secret }) => ({ appId, secret })).sort((a, b) => a.appId.localeCompare(b.appId));
+        assert.deepEqual(norm(simApps), norm([...config.apps.values()]));
+      });
+    });
+  });
+
+  describe('Dockerfile', () => {
+    let instructions: Instruction[];
+    let froms: Instruction[];
+    let finalStage: Instruction[];
+    before(() => {
+      instructions = dockerfile();
+      froms = instructions.filter((i) => i.keyword === 'FROM');
+      assert.ok(froms.length > 0, 'the Dockerfile has a FROM');
+      finalStage = instructions.slice(instructions.lastIndexOf(froms.at(-1)!) + 1);
+    });
+
+    it('is multi-stage on an LTS Node image (even major ≥ 20)', () => {
+      assert.ok(froms.length >= 2, `at least two FROM, found ${froms.length}`);
+      const stages = new Set<string>();
+      for (const from of froms) {
+        const words = from.args.split(/\s+/).filter((w) => !w.startsWith('--'));
+        const image = words[0] ?? '';
+        if (!stages.has(image.toLowerCase())) {
+          const m = /^(?:docker\.io\/)?(?:library\/)?node:(\d+)(?:[.-][\w.-]*)?$/.exec(image);
+          assert.ok(m, `${image}: a node:<major>… image`);
+          const major = Number(m[1]);
+          assert.ok(major >= 20 && major % 2 === 0, `${image}: an LTS line (even major ≥ 20)`);
+        }
+        if (words[1]?.toUpperCase() === 'AS' && words[2]) stages.add(words[2].toLowerCase());
+      }
+    });
+
+    it('installs with npm ci, production dependencies only in the final stage', () => {
+      const runs = instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+      assert.ok(runs.some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)), 'a build stage runs npm ci');
+      assert.ok(runs.some((r) => /\bnpm run build\b/.test(r)), 'a build stage runs npm run build');
+      const finalRuns = finalStage.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+      assert.ok(finalRuns.some((r) => /\bnpm ci\b.*--omit=dev/.test(r)), 'the runtime stage runs npm ci --omit=dev');
+    });
+
+    it('runs as a non-root user', () => {
+      const users = finalStage.filter((i) => i.keyword === 'USER');
+      assert.ok(users.length > 0, 'the final stage sets USER');
+      const user = users.at(-1)!.args.trim().split(':')[0];
+      assert.ok(user && !['root', '0'].includes(user), `USER ${user} is not root`);
+    });
+
+    it('exposes the default port, checks /healthz with node and starts dist/main.js', () => {
+      const exposed = finalStage.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/));
+      assert.ok(exposed.map((p) => Number(p.split('/')[0])).includes(DEFAULTS.PORT), `EXPOSE ${DEFAULTS.PORT}`);
+      const hc = finalStage.find((i) => i.keyword === 'HEALTHCHECK');
+      assert.ok(hc, 'HEALTHCHECK present');
+      assert.match(hc.args, /\bCMD\b.*\bnode\b.*\/healthz/);
+      assert.doesNotMatch(hc.args, /\b(curl|wget)\b/, 'no curl or wget in slim images');
+      const cmd = finalStage.filter((i) => i.keyword === 'CMD').at(-1);
+      assert.ok(cmd, 'CMD present');
+      assert.deepEqual(execForm(cmd.args), ['node', 'dist/main.js']);
+      assert.ok(existsSync(path.join(ROOT, 'src/main.ts')), 'dist/main.js is compiled from src/main.ts');
+    });
+
+    it('has a .dockerignore keeping local installs and build output out of the context', () => {
+      const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+        .split(/\r?\n/)
+        .map((l) => l.trim().replace(/^\/+|\/+$/g, ''))
+        .filter((l) => l !== '' && !l.startsWith('#'));
+      for (const entry of ['node_modules', 'dist', '.git']) assert.ok(ignored.includes(entry), `.dockerignore lists ${entry}`);
+    });
+  });
+});
