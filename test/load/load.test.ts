@@ -88,11 +88,21 @@ async function drive(
   return { answers: answers.filter((a) => a !== undefined), timedOut };
 }
 
-/** The statuses seen, e.g. {200: 1490, 429: 10}, for assertion messages. */
+/** The statuses seen, e.g. {200: 1490, 429: 10}. */
 function histogram(answers: Answer[]): Record<number, number> {
   const h: Record<number, number> = {};
   for (const a of answers) h[a.status] = (h[a.status] ?? 0) + 1;
   return h;
+}
+
+/** Statuses with their error codes, e.g. {"200": 290, "503 SERVICE_UNAVAILABLE": 10}, for assertion messages. */
+function outcomes(answers: Answer[]): string {
+  const h: Record<string, number> = {};
+  for (const a of answers) {
+    const k = a.body?.error?.code ? `${a.status} ${a.body.error.code}` : String(a.status);
+    h[k] = (h[k] ?? 0) + 1;
+  }
+  return JSON.stringify(h);
 }
 
 /** The most calls in `times` that fall in any interval of `windowMs`, wherever it starts. */
@@ -180,6 +190,18 @@ async function stopAll(gws: ChildGateway[]): Promise<void> {
   );
 }
 
+/** The replicas' warning and error log lines (pino levels ≥ 40), to explain a failed assertion. */
+function warnings(gws: ChildGateway[]): string {
+  const lines = gws.flatMap((g, i) =>
+    g
+      .output()
+      .split('\n')
+      .filter((l) => /"level":(4|5|6)\d/.test(l))
+      .map((l) => `replica ${i}: ${l}`),
+  );
+  return lines.slice(0, 20).join('\n');
+}
+
 const callsOf = (log: SimCall[], appId: string) => log.filter((c) => c.appId === appId);
 const loginsOf = (log: SimCall[], appId: string) =>
   callsOf(log, appId).filter((c) => `${c.method} ${c.path}` === LOGIN_ROUTE).length;
@@ -222,7 +244,7 @@ describe('load', function () {
         );
         assert.equal(timedOut, false, `round ${r} did not finish in time`);
         assert.equal(answers.length, ROUND);
-        assert.deepEqual(histogram(answers), { 200: ROUND }, `round ${r}`);
+        assert.deepEqual(histogram(answers), { 200: ROUND }, `round ${r}: ${outcomes(answers)}\n${warnings(gws)}`);
         for (const a of answers) assertQuotaHeaders(a);
         await sleep(1200);
         return Promise.all(gws.map(processGauges));
@@ -306,8 +328,8 @@ describe('load', function () {
         drive(300, 4, 60_000, (i) => quiet.send({ url: url(i, QUIET_APP.appId), key: KEY_QUIET })),
       ]);
       assert.equal(flood.timedOut || service.timedOut, false);
-      assert.deepEqual(histogram(service.answers), { 200: 300 }, 'the quiet app must not pay for the flood');
-      assert.deepEqual(histogram(flood.answers), { 429: 3000 });
+      assert.deepEqual(histogram(service.answers), { 200: 300 }, `the quiet app paid for the flood: ${outcomes(service.answers)}\n${warnings(gws)}`);
+      assert.deepEqual(histogram(flood.answers), { 429: 3000 }, outcomes(flood.answers));
       for (const a of flood.answers) assertRateLimited(a);
 
       const { log } = await sim.calls();
