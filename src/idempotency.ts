@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { GatewayError, type ErrorCode } from './errors.js';
 import type { Metrics } from './metrics.js';
+import { PlatformError } from './platform/client.js';
 
 /** The draft's key is a structured-field string; we accept its printable ASCII, bounded like Stripe's. */
 const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
@@ -70,6 +71,18 @@ const RELEASING: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'UPSTREAM_AUTH_FAILED',
   'INTERNAL',
 ]);
+
+/**
+ * A releasing code releases the key only if the request certainly did not reach the platform. A
+ * connection broken after the request was written (ECONNRESET…, `sent: true`) lost the answer, not
+ * the request, exactly like a timeout: the task may exist, so the answer is stored (idempotency.test.ts).
+ * A login broken the same way is caught too: the safe side, the caller then needs a new key.
+ */
+function releases(err: GatewayError): boolean {
+  if (!RELEASING.has(err.code)) return false;
+  const cause = err.cause;
+  return !(cause instanceof PlatformError && cause.kind === 'unavailable' && cause.details.sent);
+}
 
 /** Stable JSON: keys sorted, so that the same body in another key order has the same fingerprint. */
 function canonical(value: unknown): string {
@@ -149,7 +162,7 @@ export class Idempotency {
     try {
       answer = await work();
     } catch (err) {
-      if (err instanceof GatewayError && !RELEASING.has(err.code)) {
+      if (err instanceof GatewayError && !releases(err)) {
         // Store the error answer as it will be shown, minus the request id (a replay gets its own).
         const body = { error: { code: err.code, message: err.message, retryable: err.retryable, platformCode: err.platformCode } };
         await this.backend.save(storeKey, { state: 'done', fp, status: err.status, body }, ttlMs).catch(() => undefined);

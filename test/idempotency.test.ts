@@ -77,9 +77,10 @@ describe('idempotency', () => {
     while (extra.length > 0) await extra.pop()?.close();
   });
 
+  /** Create calls the platform may have acted on (a 1010005 token refusal, after another gateway logged in, created nothing). */
   const platformCreates = async () => {
-    const c = await sim.calls();
-    return (c.byRoute[SW_ROUTE] ?? 0) + (c.byRoute[FW_ROUTE] ?? 0);
+    const { log } = await sim.calls();
+    return log.filter((c) => [SW_ROUTE, FW_ROUTE].includes(`${c.method} ${c.path}`) && c.errorCode !== '1010005').length;
   };
 
   it('sequential duplicates: the repeat replays the stored 201 with Idempotent-Replayed and the same operationId, without a second platform call', async () => {
@@ -121,12 +122,12 @@ describe('idempotency', () => {
         assert.match(String(r.headers['retry-after']), /^[1-9]\d*$/);
       }
     }
-    assert.equal((await sim.calls()).byRoute[FW_ROUTE], 1);
+    assert.equal(await platformCreates(), 1);
     // Once the first is done, a retry gets the stored answer.
     const later = await create(gw.url, key, fwTask, { kind: 'firmware' });
     assert.equal(assertCreated(later), id);
     assert.equal(later.headers['idempotent-replayed'], 'true');
-    assert.equal((await sim.calls()).byRoute[FW_ROUTE], 1);
+    assert.equal(await platformCreates(), 1);
   });
 
   it('the same key with a different body: 422 IDEMPOTENCY_KEY_REUSED, nothing sent, and the first answer stays', async () => {

@@ -1,16 +1,16 @@
 // Black-box tests of the platform simulator over real HTTP(S): auth, flow control, upgrade APIs, faults, control API, CLI.
 import { strict as assert } from 'node:assert';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import type { Test } from 'supertest';
 import { settingsFromEnv } from '../src/simulator/env.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server.js';
 import { toCompactUtc } from '../src/simulator/time.js';
+import { makeTestPki } from './helpers/fixtures.js';
 
 const LOGIN = '/iocm/app/sec/v1.1.0/login';
 const REFRESH = '/iocm/app/sec/v1.1.0/refreshToken';
@@ -798,16 +798,7 @@ describe('simulator', function () {
 
     before(async function () {
       this.timeout(30_000);
-      dir = mkdtempSync(join(tmpdir(), 'sim-tls-'));
-      const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-      ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=Test CA');
-      writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-      for (const who of ['server', 'client']) {
-        ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=${who}`);
-        const ext = who === 'server' ? ['-extfile', 'server.ext'] : [];
-        ssl('x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${who}.crt`, '-days', '1', ...ext);
-      }
-      ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rogue.key', '-out', 'rogue.crt', '-days', '1', '-subj', '/CN=rogue');
+      dir = makeTestPki();
       const tls = { cert: pem('server.crt'), key: pem('server.key') };
       secure = await startSimulator({ quiet: true, tls: { ...tls, ca: pem('ca.crt') } });
       oneWay = await startSimulator({ quiet: true, tls });

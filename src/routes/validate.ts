@@ -152,6 +152,25 @@ function check(
   return { value: checked, problems };
 }
 
+/**
+ * Joi's clone silently drops a `__proto__` key (@hapi/hoek), so `unknown(false)` never reports it and the
+ * request would be forwarded without it; the contract wants it refused like any unknown key (fuzz.test.ts).
+ * Only called on input Joi accepted, whose shape the schema bounds; a `__proto__` value is not entered.
+ */
+function protoKeys(value: unknown, root: string): Found[] {
+  const out: Found[] = [];
+  const walk = (v: unknown, path: Array<string | number>): void => {
+    if (v === null || typeof v !== 'object') return;
+    for (const key of Object.keys(v)) {
+      const at = [...path, Array.isArray(v) ? Number(key) : key];
+      if (key === '__proto__') out.push(found(fieldOf(root, at), MESSAGES['object.unknown'] as string, at.length));
+      else walk((v as Record<string, unknown>)[key], at);
+    }
+  };
+  walk(value, []);
+  return out;
+}
+
 /** Accepted on a route that declares no body: what a body parser leaves when nothing was sent. */
 const isNoBody = (body: unknown): boolean =>
   body === undefined ||
@@ -192,6 +211,7 @@ export function validateRequest(
   const queryOptions = { ...JOI_OPTIONS, convert: true, context: { now } };
   const query = check(spec.query ?? EMPTY, input.query ?? {}, 'query', queryOptions);
   problems.push(...query.problems);
+  if (query.problems.length === 0) problems.push(...protoKeys(input.query, 'query'));
 
   let body: unknown;
   if (spec.body === undefined) {
@@ -204,6 +224,7 @@ export function validateRequest(
     const given = input.body === undefined ? {} : input.body;
     const checked = check(spec.body, given, 'body', { ...JOI_OPTIONS, convert: false, context: { now } });
     problems.push(...checked.problems);
+    if (checked.problems.length === 0) problems.push(...protoKeys(given, 'body'));
     body = checked.value;
   }
 

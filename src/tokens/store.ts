@@ -59,7 +59,7 @@ export class RedisTokenStore implements TokenStore {
 
   constructor(
     redis: Redis,
-    private readonly subscriber: Redis,
+    subscriber: Redis,
     private readonly prefix: string,
     private readonly encryptionKey: Buffer | null,
   ) {

@@ -1,5 +1,7 @@
 // Shared test fixtures: a throwaway redis-server, the platform simulator, and gateways in process or as child processes.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -35,6 +37,25 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms = 10_0
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
+}
+
+/**
+ * A throwaway PKI made with the openssl CLI: `ca.crt`/`ca.key`, `server.crt`/`server.key` (for
+ * 127.0.0.1 and localhost, signed by the CA), `client.crt`/`client.key` (signed by the CA), and a
+ * self-signed `rogue.crt`/`rogue.key`. Returns the directory.
+ */
+export function makeTestPki(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'iotbff-pki-'));
+  const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=Test CA');
+  writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  for (const who of ['server', 'client']) {
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=${who}`);
+    const ext = who === 'server' ? ['-extfile', 'server.ext'] : [];
+    ssl('x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${who}.crt`, '-days', '1', ...ext);
+  }
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rogue.key', '-out', 'rogue.crt', '-days', '1', '-subj', '/CN=rogue');
+  return dir;
 }
 
 // ---------------------------------------------------------------------------------------------
