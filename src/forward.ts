@@ -140,11 +140,9 @@ export function createForwarder(deps: {
   };
 }
 
-/** A token failure caused by the platform being unwell: an outage behind the login/refresh, or no token by the deadline. */
+/** A token failure caused by the platform being unwell: an outage behind the login or refresh, or this replica's own login still unanswered at the deadline. */
 function isTokenOutage(err: unknown): boolean {
-  if (!(err instanceof GatewayError)) return false;
-  if (err.cause instanceof PlatformError) return err.cause.isOutage;
-  return err.code === 'UPSTREAM_TIMEOUT';
+  return err instanceof GatewayError && err.cause instanceof PlatformError && err.cause.isOutage;
 }
 
 /** Every answer of a call that was forwarded carries the quota headers (contract §3 "Headers"). */

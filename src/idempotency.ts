@@ -164,7 +164,20 @@ export class Idempotency {
     } catch (err) {
       if (err instanceof GatewayError && !releases(err)) {
         // Store the error answer as it will be shown, minus the request id (a replay gets its own).
-        const body = { error: { code: err.code, message: err.message, retryable: err.retryable, platformCode: err.platformCode } };
+        // An answer that left the outcome unknown (a timeout, a garbled answer, a broken connection)
+        // said "retryable" the first time, which is right: retry with the same key. Replayed, that
+        // flag would make a client loop for 24 h, so the replay says what to do instead.
+        const unknownOutcome = err.status >= 500;
+        const body = {
+          error: {
+            code: err.code,
+            message: unknownOutcome
+              ? 'The first request with this Idempotency-Key ended without a known outcome; the task may exist. Check the task list before retrying with a new key.'
+              : err.message,
+            retryable: unknownOutcome ? false : err.retryable,
+            platformCode: err.platformCode,
+          },
+        };
         await this.backend.save(storeKey, { state: 'done', fp, status: err.status, body }, ttlMs).catch(() => undefined);
         this.metrics.idempotency.inc({ outcome: 'stored' });
       } else {

@@ -40,8 +40,18 @@ export function closeGracefully(server: http.Server, timeoutMs: number): Promise
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
     timer.unref();
+    // Node keeps a keep-alive connection open after close() once its request in flight is answered, and
+    // serves further requests on it: shutdown then always lasted timeoutMs and cut whatever was running
+    // by then (shutdown.test.ts). So: answers from now on say `Connection: close`, and connections are
+    // closed as soon as they turn idle.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    sweep.unref();
+    server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.setHeader('Connection', 'close');
+    });
     server.close(() => {
       clearTimeout(timer);
+      clearInterval(sweep);
       resolve();
     });
     // Keep-alive connections with no request in flight would hold close() open until they time out.

@@ -121,11 +121,14 @@ describe('faults', () => {
 
     it('a slow login counts against the same deadline: 504 by PLATFORM_TIMEOUT_MS', async () => {
       const gw = await gateway();
-      await sim.control('latency', { ms: 3000, path: '/login' });
+      await sim.control('latency', { ms: 1500, path: '/login' });
       const { res, ms } = await timed(list(gw.url));
       assertEnvelope(res, 504, 'UPSTREAM_TIMEOUT');
       assert.ok(ms < 2500, `answered after ${ms} ms with a 1000 ms deadline`);
       assert.equal((await sim.calls()).byRoute[LIST_ROUTE], undefined, 'no API call without a token');
+      // The abandoned login still takes effect at the platform when its delay ends, superseding the
+      // token of whatever gateway holds one then: let it land within this test.
+      await waitFor(async () => (await sim.control('tokens/app-a')).issued === 1, 5000, 'the abandoned login to land');
     });
 
     it('a hanging platform (no answer at all): 504 UPSTREAM_TIMEOUT by the deadline, for GET and POST alike', async () => {
@@ -187,7 +190,8 @@ describe('faults', () => {
       const res = await list(gw.url);
       assert.equal(res.status, 200, JSON.stringify(res.body));
       const calls = await sim.calls();
-      assert.equal(calls.byRoute[LIST_ROUTE], 2);
+      const seen = JSON.stringify(calls.log.map((c) => ({ at: c.at, path: c.path, status: c.status, fault: (c as { fault?: string }).fault })));
+      assert.equal(calls.byRoute[LIST_ROUTE], 2, seen);
       assert.equal(calls.log[0]?.status, 0, 'the first attempt got no answer');
     });
 
@@ -286,7 +290,7 @@ describe('faults', () => {
       for (let i = 0; i < 5; i++) {
         const { res, ms } = await timed(list(gw.url));
         assertEnvelope(res, 503, 'UPSTREAM_UNAVAILABLE');
-        assert.ok(ms < 300, `failing fast took ${ms} ms`);
+        assert.ok(ms < 500, `failing fast took ${ms} ms`);
       }
       assert.equal((await sim.calls()).byRoute[LOGIN_ROUTE], logins, 'logins went on against a hanging platform');
     });

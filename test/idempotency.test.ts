@@ -217,6 +217,10 @@ describe('idempotency', () => {
     assert.equal(await platformCreates(), 1, 'the retry reached the platform again');
     assert.equal(retry.headers['idempotent-replayed'], 'true');
     assert.equal(retry.status, 503);
+    // Replayed, an unknown outcome is not "retryable": retrying the same key would only replay it again.
+    assert.equal(retry.body.error.retryable, false);
+    assert.match(retry.body.error.message, /without a known outcome/);
+    assert.equal(retry.body.error.requestId, retry.headers['x-request-id']);
   });
 
   it('a create refused before sending (platform connection refused) releases its key', async () => {

@@ -95,6 +95,11 @@ describe('tokens', () => {
       assert.equal(r1.status, 200);
       assert.equal(r2.status, 200);
       assert.equal((await sim.calls()).byRoute[LOGIN_ROUTE], 2);
+      // Operators see it per app: one 1010005 retry on each replica, one login in all.
+      const metrics = await Promise.all(gws.map(async (g) => (await request(g.url).get('/metrics')).text));
+      for (const m of metrics) assert.match(m, /iotbff_token_events_total\{app="app-a",event="reject_retry"\} 1/);
+      const logins = metrics.map((m) => Number(/iotbff_token_events_total\{app="app-a",event="login"\} (\d+)/.exec(m)?.[1] ?? 0));
+      assert.equal(logins[0]! + logins[1]!, 2);
     } finally {
       for (const g of gws) await g.close();
     }

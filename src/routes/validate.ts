@@ -211,7 +211,6 @@ export function validateRequest(
   const queryOptions = { ...JOI_OPTIONS, convert: true, context: { now } };
   const query = check(spec.query ?? EMPTY, input.query ?? {}, 'query', queryOptions);
   problems.push(...query.problems);
-  if (query.problems.length === 0) problems.push(...protoKeys(input.query, 'query'));
 
   let body: unknown;
   if (spec.body === undefined) {

@@ -37,6 +37,8 @@ export class TokenManager {
   private readonly inflight = new Map<string, Promise<StoredToken>>();
   private readonly failures = new Map<string, number>();
   private readonly wakers = new Map<string, Set<() => void>>();
+  /** Apps whose login or refresh this process has sent and not yet seen answered. */
+  private readonly calling = new Set<string>();
 
   constructor(private readonly o: TokenManagerOptions) {
     o.store.onChange((appId) => {
@@ -80,7 +82,9 @@ export class TokenManager {
       p = this.acquire(appId).finally(() => this.inflight.delete(appId));
       this.inflight.set(appId, p);
     }
-    return deadline === undefined ? p : withDeadline(p, deadline);
+    // A caller that gives up while this process's own login or refresh is still out has met a slow
+    // platform (the circuit breaker counts that); one waiting for another replica's lock has not.
+    return deadline === undefined ? p : withDeadline(p, deadline, () => this.calling.has(appId));
   }
 
   private usable(t: StoredToken | null, appId: string, now: number, needFresh: boolean): t is StoredToken {
@@ -173,6 +177,15 @@ export class TokenManager {
 
   /** Refresh if we hold a refresh token, a fresh login otherwise or if refreshing fails. Each is a platform call and takes a quota slot. */
   private async obtain(appId: string, previous: StoredToken | null): Promise<StoredToken> {
+    this.calling.add(appId);
+    try {
+      return await this.obtainFromPlatform(appId, previous);
+    } finally {
+      this.calling.delete(appId);
+    }
+  }
+
+  private async obtainFromPlatform(appId: string, previous: StoredToken | null): Promise<StoredToken> {
     const app = this.o.apps.get(appId);
     if (!app) throw new GatewayError('NOT_FOUND');
     const deadline = Date.now() + Math.min(this.o.platformTimeoutMs, this.o.lockTtlMs);
@@ -262,17 +275,19 @@ export class TokenManager {
 }
 
 /** Lets a caller stop waiting at its own deadline while the shared renewal goes on for the others. */
-function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
+function withDeadline<T>(p: Promise<T>, deadline: number, platformIsSlow: () => boolean): Promise<T> {
+  const timeout = () =>
+    new GatewayError('UPSTREAM_TIMEOUT', {
+      message: 'Timed out waiting for a platform token.',
+      ...(platformIsSlow() ? { cause: new PlatformError('timeout', 'login or refresh still unanswered', { sent: true }) } : {}),
+    });
   const ms = deadline - Date.now();
-  if (ms <= 0) return Promise.reject(new GatewayError('UPSTREAM_TIMEOUT', { message: 'Timed out waiting for a platform token.' }));
+  if (ms <= 0) return Promise.reject(timeout());
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     p,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new GatewayError('UPSTREAM_TIMEOUT', { message: 'Timed out waiting for a platform token.' })),
-        ms,
-      );
+      timer = setTimeout(() => reject(timeout()), ms);
     }),
   ]).finally(() => clearTimeout(timer));
 }
