@@ -5,6 +5,7 @@ import { findClient } from '../src/http/auth.js';
 import { loadConfig } from '../src/config.js';
 import {
   KEYS,
+  assertEnvelope,
   gatewayEnv,
   startGateway,
   startRedis,
@@ -31,28 +32,20 @@ describe('auth', () => {
   });
   beforeEach(() => sim.reset());
 
-  const expectEnvelope = (res: request.Response, status: number, code: string) => {
-    assert.equal(res.status, status);
-    assert.equal(res.body.error.code, code);
-    assert.equal(typeof res.body.error.message, 'string');
-    assert.equal(typeof res.body.error.retryable, 'boolean');
-    assert.equal(res.body.error.requestId, res.headers['x-request-id']);
-  };
-
   it('401 without a key, and with an unknown key, on known and unknown routes alike', async () => {
-    expectEnvelope(await request(gw.url).get('/v1/apps/app-a/packages'), 401, 'UNAUTHENTICATED');
-    expectEnvelope(await request(gw.url).get('/v1/apps/app-a/packages').set('X-Api-Key', 'nope'), 401, 'UNAUTHENTICATED');
-    expectEnvelope(await request(gw.url).get('/v1/whatever'), 401, 'UNAUTHENTICATED');
-    expectEnvelope(await request(gw.url).get('/v1/apps/app-a/packages').set('X-Api-Key', ''), 401, 'UNAUTHENTICATED');
+    assertEnvelope(await request(gw.url).get('/v1/apps/app-a/packages'), 401, 'UNAUTHENTICATED');
+    assertEnvelope(await request(gw.url).get('/v1/apps/app-a/packages').set('X-Api-Key', 'nope'), 401, 'UNAUTHENTICATED');
+    assertEnvelope(await request(gw.url).get('/v1/whatever'), 401, 'UNAUTHENTICATED');
+    assertEnvelope(await request(gw.url).get('/v1/apps/app-a/packages').set('X-Api-Key', ''), 401, 'UNAUTHENTICATED');
   });
 
   it('403 when the key may not act for the app, whether the app exists or not', async () => {
-    expectEnvelope(await request(gw.url).get('/v1/apps/app-b/packages').set('X-Api-Key', KEYS.onlyA), 403, 'FORBIDDEN');
-    expectEnvelope(await request(gw.url).get('/v1/apps/no-such-app/packages').set('X-Api-Key', KEYS.onlyA), 403, 'FORBIDDEN');
+    assertEnvelope(await request(gw.url).get('/v1/apps/app-b/packages').set('X-Api-Key', KEYS.onlyA), 403, 'FORBIDDEN');
+    assertEnvelope(await request(gw.url).get('/v1/apps/no-such-app/packages').set('X-Api-Key', KEYS.onlyA), 403, 'FORBIDDEN');
   });
 
   it('404 for an app that is not configured, to a key allowed every app', async () => {
-    expectEnvelope(await request(gw.url).get('/v1/apps/no-such-app/packages').set('X-Api-Key', KEYS.all), 404, 'NOT_FOUND');
+    assertEnvelope(await request(gw.url).get('/v1/apps/no-such-app/packages').set('X-Api-Key', KEYS.all), 404, 'NOT_FOUND');
   });
 
   it('lets an allowed key through to the platform', async () => {

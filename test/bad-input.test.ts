@@ -11,6 +11,7 @@ import {
   type TestGateway,
   type TestRedis,
   type TestSimulator,
+  assertEnvelope,
 } from './helpers/fixtures.js';
 
 const SW = '/v1/apps/app-a/upgrade-tasks/software';
@@ -46,19 +47,6 @@ function send(base: string, method: string, path: string, headers: Record<string
     req.on('error', reject);
     req.end(body);
   });
-}
-
-function assertEnvelope(a: Answer, status: number, code: string) {
-  assert.equal(a.status, status, a.text.slice(0, 500));
-  assert.match(String(a.headers['content-type']), /^application\/json/);
-  const e = a.body?.error;
-  assert.ok(e, `no envelope: ${a.text.slice(0, 300)}`);
-  assert.equal(e.code, code);
-  assert.equal(typeof e.message, 'string');
-  assert.equal(typeof e.retryable, 'boolean');
-  assert.equal(e.requestId, a.headers['x-request-id']);
-  assert.doesNotMatch(a.text, /\bat .*\.(ts|js):\d+/, 'stack trace in body');
-  return e;
 }
 
 describe('bad input', () => {

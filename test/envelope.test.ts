@@ -4,6 +4,7 @@ import net from 'node:net';
 import request from 'supertest';
 import {
   KEYS,
+  assertEnvelope,
   gatewayEnv,
   startGateway,
   startRedis,
@@ -33,19 +34,6 @@ describe('error envelope', () => {
   beforeEach(() => sim.reset());
 
   const api = () => request(gw.url);
-  function assertEnvelope(res: request.Response, status: number, code: string) {
-    assert.equal(res.status, status, JSON.stringify(res.body));
-    assert.match(String(res.headers['content-type']), /application\/json/);
-    const e = res.body.error;
-    assert.equal(e.code, code);
-    assert.equal(typeof e.message, 'string');
-    assert.ok(e.message.length > 0);
-    assert.equal(typeof e.retryable, 'boolean');
-    assert.equal(e.requestId, res.headers['x-request-id']);
-    assert.doesNotMatch(res.text, /\bat .*\.(ts|js):\d+/, 'stack trace in body');
-    return e;
-  }
-
   it('unknown routes: 404 NOT_FOUND, inside and outside /v1', async () => {
     assertEnvelope(await api().get('/nope'), 404, 'NOT_FOUND');
     assertEnvelope(await api().get('/v1/apps/app-a/nope').set('X-Api-Key', KEYS.all), 404, 'NOT_FOUND');

@@ -13,10 +13,11 @@ import {
   startRedis,
   startTestSimulator,
   waitFor,
-  type SimCall,
   type TestGateway,
   type TestRedis,
   type TestSimulator,
+  assertEnvelope,
+  maxInAnyWindow,
 } from './helpers/fixtures.js';
 
 const LIST_ROUTE = 'GET /iodm/northbound/v1.5.0/category';
@@ -33,37 +34,11 @@ const create = (url: string, key?: string) => {
   return r.send(validTask);
 };
 
-function assertEnvelope(res: request.Response, status: number, code: string) {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  const e = res.body.error;
-  assert.ok(e, `no error envelope: ${res.text}`);
-  assert.equal(e.code, code);
-  assert.equal(typeof e.message, 'string');
-  assert.equal(typeof e.retryable, 'boolean');
-  assert.equal(e.requestId, res.headers['x-request-id']);
-  return e;
-}
-
 /** Times one request; resolves with the response and its duration in ms. */
 async function timed(req: PromiseLike<request.Response>): Promise<{ res: request.Response; ms: number }> {
   const t = Date.now();
   const res = await req;
   return { res, ms: Date.now() - t };
-}
-
-/** The most calls of `app` the platform saw in any interval of `windowMs`, wherever it starts (as in quota.test.ts). */
-function maxInAnyWindow(log: SimCall[], app: string, windowMs: number): number {
-  const times = log
-    .filter((c) => c.appId === app && c.errorCode !== '1010009')
-    .map((c) => c.at)
-    .sort((a, b) => a - b);
-  let best = 0;
-  let j = 0;
-  for (let i = 0; i < times.length; i++) {
-    while ((times[j] as number) <= (times[i] as number) - windowMs) j++;
-    best = Math.max(best, i - j + 1);
-  }
-  return best;
 }
 
 describe('faults', () => {

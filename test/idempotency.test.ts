@@ -13,6 +13,7 @@ import {
   type TestGateway,
   type TestRedis,
   type TestSimulator,
+  assertEnvelope,
 } from './helpers/fixtures.js';
 
 const SW_ROUTE = 'POST /iodm/northbound/v1.5.0/operations/softwareUpgrade';
@@ -27,17 +28,6 @@ function create(url: string, key: string | undefined, body: unknown = swTask, op
     .set('X-Api-Key', opts.apiKey ?? KEYS.all);
   if (key !== undefined) r.set('Idempotency-Key', key);
   return r.send(body as object);
-}
-
-function assertEnvelope(res: request.Response, status: number, code: string) {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  const e = res.body.error;
-  assert.ok(e, `no error envelope: ${res.text}`);
-  assert.equal(e.code, code);
-  assert.equal(typeof e.message, 'string');
-  assert.equal(typeof e.retryable, 'boolean');
-  assert.equal(e.requestId, res.headers['x-request-id']);
-  return e;
 }
 
 function assertCreated(res: request.Response): string {

@@ -11,28 +11,13 @@ import {
   startRedis,
   startTestSimulator,
   waitFor,
-  type SimCall,
   type TestGateway,
   type TestRedis,
   type TestSimulator,
+  maxInAnyWindow,
 } from './helpers/fixtures.js';
 
 const list = (url: string, app = 'app-a') => request(url).get(`/v1/apps/${app}/packages`).set('X-Api-Key', KEYS.all);
-
-/** The most calls of `app` the platform saw in any interval of `windowMs`, wherever it starts. */
-function maxInAnyWindow(log: SimCall[], app: string, windowMs: number): number {
-  const times = log
-    .filter((c) => c.appId === app && c.errorCode !== '1010009')
-    .map((c) => c.at)
-    .sort((a, b) => a - b);
-  let best = 0;
-  let j = 0;
-  for (let i = 0; i < times.length; i++) {
-    while ((times[j] as number) <= (times[i] as number) - windowMs) j++;
-    best = Math.max(best, i - j + 1);
-  }
-  return best;
-}
 
 function assertRateLimited(res: request.Response) {
   assert.equal(res.status, 429, JSON.stringify(res.body));

@@ -1,4 +1,5 @@
 // Shared test fixtures: a throwaway redis-server, the platform simulator, and gateways in process or as child processes.
+import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -296,4 +297,46 @@ export async function spawnGateway(env: Record<string, string>): Promise<ChildGa
     'gateway child to listen',
   );
   return { url, proc, output: () => out, exited, kill: (signal = 'SIGTERM') => void proc.kill(signal) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assertions shared by the suites
+
+/** The least an answer must have for assertEnvelope: supertest responses and raw http answers both fit. */
+export interface AnswerLike {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body?: any;
+  text?: string;
+}
+
+/** Asserts the contract's error envelope (status, code, requestId = X-Request-Id, no stack) and returns `error`. */
+export function assertEnvelope(res: AnswerLike, status: number, code: string): any {
+  const text = res.text ?? JSON.stringify(res.body);
+  assert.equal(res.status, status, text.slice(0, 500));
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  const e = res.body?.error;
+  assert.ok(e, `no error envelope: ${text.slice(0, 300)}`);
+  assert.equal(e.code, code);
+  assert.equal(typeof e.message, 'string');
+  assert.ok(e.message.length > 0);
+  assert.equal(typeof e.retryable, 'boolean');
+  assert.equal(e.requestId, res.headers['x-request-id']);
+  assert.doesNotMatch(text, /\bat .*\.(ts|js):\d+/, 'stack trace in body');
+  return e;
+}
+
+/** The most calls of `app` the platform saw in any interval of `windowMs`, wherever it starts (its own 1010009 refusals aside). */
+export function maxInAnyWindow(log: SimCall[], app: string, windowMs: number): number {
+  const times = log
+    .filter((c) => c.appId === app && c.errorCode !== '1010009')
+    .map((c) => c.at)
+    .sort((a, b) => a - b);
+  let best = 0;
+  let j = 0;
+  for (let i = 0; i < times.length; i++) {
+    while ((times[j] as number) <= (times[i] as number) - windowMs) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
 }
