@@ -13,6 +13,7 @@ import {
   type TestGateway,
   type TestRedis,
   type TestSimulator,
+  closeAll,
 } from './helpers/fixtures.js';
 
 describe('auth', () => {
@@ -25,11 +26,7 @@ describe('auth', () => {
     sim = await startTestSimulator();
     gw = await startGateway(gatewayEnv(sim.url, redis.url));
   });
-  after(async () => {
-    await gw?.close();
-    await sim?.close();
-    await redis?.close();
-  });
+  after(() => closeAll(gw, sim, redis));
   beforeEach(() => sim.reset());
 
   it('401 without a key, and with an unknown key, on known and unknown routes alike', async () => {

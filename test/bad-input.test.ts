@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
   KEYS,
-  TEST_APPS,
   gatewayEnv,
   startGateway,
   startRedis,
@@ -12,6 +11,8 @@ import {
   type TestRedis,
   type TestSimulator,
   assertEnvelope,
+  closeAll,
+  appsWithRate,
 } from './helpers/fixtures.js';
 
 const SW = '/v1/apps/app-a/upgrade-tasks/software';
@@ -57,16 +58,12 @@ describe('bad input', () => {
   before(async () => {
     redis = await startRedis();
     sim = await startTestSimulator({ ratePerMinute: 100_000 });
-    const apps = JSON.stringify(TEST_APPS.map((a) => ({ ...a, ratePerMinute: 100_000 })));
+    const apps = appsWithRate(100_000);
     gw = await startGateway(gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: apps }));
     // A token in hand, so that "no platform call" below means no call at all.
     assert.equal((await send(gw.url, 'GET', '/v1/apps/app-a/packages')).status, 200);
   });
-  after(async () => {
-    await gw?.close();
-    await sim?.close();
-    await redis?.close();
-  });
+  after(() => closeAll(gw, sim, redis));
   beforeEach(() => sim.control('calls', undefined, 'DELETE'));
 
   /** Every case here must be refused before the platform: each test ends by checking that nothing reached it. */

@@ -12,6 +12,7 @@ import {
   type TestGateway,
   type TestRedis,
   type TestSimulator,
+  closeAll,
 } from './helpers/fixtures.js';
 
 const validTask = { fileId: 'sw-pkg-0001', targets: { devices: ['dev-1'] } };
@@ -26,11 +27,7 @@ describe('error envelope', () => {
     sim = await startTestSimulator();
     gw = await startGateway(gatewayEnv(sim.url, redis.url, { BODY_LIMIT: '2kb' }));
   });
-  after(async () => {
-    await gw?.close();
-    await sim?.close();
-    await redis?.close();
-  });
+  after(() => closeAll(gw, sim, redis));
   beforeEach(() => sim.reset());
 
   const api = () => request(gw.url);

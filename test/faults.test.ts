@@ -18,12 +18,13 @@ import {
   type TestSimulator,
   assertEnvelope,
   maxInAnyWindow,
+  appsWithRate,
 } from './helpers/fixtures.js';
 
 const LIST_ROUTE = 'GET /iodm/northbound/v1.5.0/category';
 const SW_ROUTE = 'POST /iodm/northbound/v1.5.0/operations/softwareUpgrade';
 const validTask = { fileId: 'sw-pkg-0001', targets: { devices: ['dev-1'] } };
-const highQuota = JSON.stringify(TEST_APPS.map((a) => ({ ...a, ratePerMinute: 10_000 })));
+const highQuota = appsWithRate(10_000);
 /** Every status the contract documents for a /v1 call that reached the forwarding stage. */
 const DOCUMENTED = new Set([200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 502, 503, 504]);
 

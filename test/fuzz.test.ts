@@ -5,7 +5,6 @@ import fc from 'fast-check';
 import { SAFE_ID } from '../src/config.js';
 import {
   KEYS,
-  TEST_APPS,
   gatewayEnv,
   startGateway,
   startRedis,
@@ -13,6 +12,7 @@ import {
   type TestGateway,
   type TestRedis,
   type TestSimulator,
+  appsWithRate,
 } from './helpers/fixtures.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -333,7 +333,7 @@ describe('fuzz: garbage at every route', () => {
   before(async () => {
     redis = await startRedis();
     sim = await startTestSimulator({ ratePerMinute: 1_000_000 });
-    const apps = JSON.stringify(TEST_APPS.map((a) => ({ ...a, ratePerMinute: 1_000_000 })));
+    const apps = appsWithRate(1_000_000);
     gw = await startGateway(gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: apps, LOG_LEVEL: 'warn' }));
     // A token in hand first, so that a forwarded request costs exactly its own call.
     assert.equal((await send(gw.url, { method: 'GET', path: '/v1/apps/app-a/packages', headers: { 'x-api-key': KEYS.all }, body: undefined, maybeValid: true })).status, 200);

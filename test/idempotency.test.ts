@@ -14,13 +14,15 @@ import {
   type TestRedis,
   type TestSimulator,
   assertEnvelope,
+  closeAll,
+  appsWithRate,
 } from './helpers/fixtures.js';
 
 const SW_ROUTE = 'POST /iodm/northbound/v1.5.0/operations/softwareUpgrade';
 const FW_ROUTE = 'POST /iodm/northbound/v1.5.0/operations/firmwareUpgrade';
 const swTask = { fileId: 'sw-pkg-0001', targets: { devices: ['dev-1', 'dev-2'] } };
 const fwTask = { fileId: 'fw-pkg-0001', targets: { devices: ['dev-3'] } };
-const highQuota = JSON.stringify(TEST_APPS.map((a) => ({ ...a, ratePerMinute: 10_000 })));
+const highQuota = appsWithRate(10_000);
 
 function create(url: string, key: string | undefined, body: unknown = swTask, opts: { kind?: 'software' | 'firmware'; apiKey?: string } = {}) {
   const r = request(url)
@@ -52,11 +54,7 @@ describe('idempotency', () => {
     sim = await startTestSimulator({ ratePerMinute: 10_000 });
     gw = await startGateway(gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: highQuota, PLATFORM_TIMEOUT_MS: '2000' }));
   });
-  after(async () => {
-    await gw?.close();
-    await sim?.close();
-    await redis?.close();
-  });
+  after(() => closeAll(gw, sim, redis));
   // Not sim.reset(): that would revoke the gateway's token, and the 1010005 retry would add a call to the counts.
   beforeEach(async () => {
     await sim.control('calls', undefined, 'DELETE');

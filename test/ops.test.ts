@@ -11,6 +11,7 @@ import {
   type TestGateway,
   type TestRedis,
   type TestSimulator,
+  closeAll,
 } from './helpers/fixtures.js';
 
 describe('operations endpoints', () => {
@@ -23,11 +24,7 @@ describe('operations endpoints', () => {
     sim = await startTestSimulator();
     gw = await startGateway(gatewayEnv(sim.url, redis.url));
   });
-  after(async () => {
-    await gw?.close();
-    await sim?.close();
-    await redis?.close();
-  });
+  after(() => closeAll(gw, sim, redis));
 
   it('echoes a well-formed X-Request-Id, replaces a malformed one, and logs it', async () => {
     const mine = await request(gw.url).get('/healthz').set('X-Request-Id', 'abc-123:x.y_z');

@@ -15,6 +15,7 @@ import {
   type TestRedis,
   type TestSimulator,
   maxInAnyWindow,
+  closeAll,
 } from './helpers/fixtures.js';
 
 const list = (url: string, app = 'app-a') => request(url).get(`/v1/apps/${app}/packages`).set('X-Api-Key', KEYS.all);
@@ -38,10 +39,7 @@ describe('quota', () => {
     redis = await startRedis({ own: true });
     sim = await startTestSimulator();
   });
-  after(async () => {
-    await sim?.close();
-    await redis?.close();
-  });
+  after(() => closeAll(sim, redis));
   beforeEach(async () => {
     await sim.reset();
     await redis.flush();

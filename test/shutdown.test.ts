@@ -4,7 +4,6 @@ import http from 'node:http';
 import net from 'node:net';
 import {
   KEYS,
-  TEST_APPS,
   gatewayEnv,
   sleep,
   spawnGateway,
@@ -13,10 +12,12 @@ import {
   type ChildGateway,
   type TestRedis,
   type TestSimulator,
+  closeAll,
+  appsWithRate,
 } from './helpers/fixtures.js';
 
 const SHUTDOWN_TIMEOUT_MS = 4000;
-const highQuota = JSON.stringify(TEST_APPS.map((a) => ({ ...a, ratePerMinute: 10_000 })));
+const highQuota = appsWithRate(10_000);
 
 interface Answer {
   status: number;
@@ -68,10 +69,7 @@ describe('shutdown (SIGTERM on a child process)', function () {
     redis = await startRedis({ own: true });
     sim = await startTestSimulator({ ratePerMinute: 10_000 });
   });
-  after(async () => {
-    await sim?.close();
-    await redis?.close();
-  });
+  after(() => closeAll(sim, redis));
   beforeEach(() => sim.reset());
   afterEach(async () => {
     if (child && child.proc.exitCode === null && child.proc.signalCode === null) {

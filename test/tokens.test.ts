@@ -16,10 +16,12 @@ import {
   type TestGateway,
   type TestRedis,
   type TestSimulator,
+  closeAll,
+  appsWithRate,
 } from './helpers/fixtures.js';
 
 const list = (url: string, app = 'app-a') => request(url).get(`/v1/apps/${app}/packages`).set('X-Api-Key', KEYS.all);
-const highQuota = JSON.stringify(TEST_APPS.map((a) => ({ ...a, ratePerMinute: 10_000 })));
+const highQuota = appsWithRate(10_000);
 
 describe('tokens', () => {
   let redis: TestRedis;
@@ -29,10 +31,7 @@ describe('tokens', () => {
     redis = await startRedis({ own: true });
     sim = await startTestSimulator({ ratePerMinute: 10_000 });
   });
-  after(async () => {
-    await sim?.close();
-    await redis?.close();
-  });
+  after(() => closeAll(sim, redis));
   beforeEach(async () => {
     await sim.reset();
     await redis.flush();

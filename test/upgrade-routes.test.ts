@@ -6,7 +6,6 @@ import { validationCases, validOnes } from './validation-cases.js';
 import {
   KEYS,
   LOGIN_ROUTE,
-  TEST_APPS,
   gatewayEnv,
   startGateway,
   startRedis,
@@ -15,6 +14,8 @@ import {
   type TestGateway,
   type TestRedis,
   type TestSimulator,
+  closeAll,
+  appsWithRate,
 } from './helpers/fixtures.js';
 
 const P = '/iodm/northbound/v1.5.0';
@@ -36,14 +37,10 @@ describe('device-upgrade routes', () => {
   before(async () => {
     redis = await startRedis();
     sim = await startTestSimulator({ ratePerMinute: 100_000 });
-    const apps = JSON.stringify(TEST_APPS.map((a) => ({ ...a, ratePerMinute: 100_000 })));
+    const apps = appsWithRate(100_000);
     gw = await startGateway(gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: apps }));
   });
-  after(async () => {
-    await gw?.close();
-    await sim?.close();
-    await redis?.close();
-  });
+  after(() => closeAll(gw, sim, redis));
 
   const api = () => request(gw.url);
   const key = KEYS.all;

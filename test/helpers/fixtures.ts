@@ -203,6 +203,10 @@ export const TEST_APPS = [
   { appId: 'app-a', secret: 'secret-of-app-a-0123456789' },
   { appId: 'app-b', secret: 'secret-of-app-b-0123456789' },
 ];
+/** PLATFORM_APPS for the test apps, each with `ratePerMinute` (raised for suites that are not about the quota). */
+export const appsWithRate = (ratePerMinute: number): string =>
+  JSON.stringify(TEST_APPS.map((a) => ({ ...a, ratePerMinute })));
+
 export const KEYS = {
   all: 'key-for-all-apps-0123456789abcdef',
   onlyA: 'key-for-app-a-only-0123456789abcd',
@@ -339,4 +343,9 @@ export function maxInAnyWindow(log: SimCall[], app: string, windowMs: number): n
     best = Math.max(best, i - j + 1);
   }
   return best;
+}
+
+/** Closes fixtures in the order given (gateway before simulator before Redis), skipping the ones never started. */
+export async function closeAll(...parts: Array<{ close(): Promise<void> } | undefined>): Promise<void> {
+  for (const p of parts) await p?.close();
 }
