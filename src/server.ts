@@ -16,7 +16,10 @@ export function createServer(app: Express, opts: ServerOptions): http.Server {
   // Node answers some malformed requests (oversized headers, bad syntax) before Express sees them;
   // they still get the contract's envelope rather than a bare status line.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable) return socket.destroy();
+    // As Node's own handler: answer only if no answer of an earlier request on this connection has
+    // started, or the peer would read a corrupted stream.
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent) return socket.destroy();
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
     const status = tooLarge ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const gwErr = new GatewayError('VALIDATION_FAILED', {
