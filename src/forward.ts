@@ -68,7 +68,7 @@ export function createForwarder(deps: {
         const known = limiter.known(appId);
         if (known && !known.allowed) throw refusalError(known);
         const probe = passBreaker();
-        let token: string;
+        let token: string | undefined;
         let sent = false;
         try {
           token = await tokens.get(appId, input.deadline);
@@ -99,10 +99,10 @@ export function createForwarder(deps: {
           }
           if (err.isOutage) breaker.failure(Date.now());
           else breaker.success();
-          if (err.platformCode === '1010005' && !tokenRetried) {
+          if (err.platformCode === '1010005' && !tokenRetried && token !== undefined) {
             // The token was revoked or superseded: renew through the single flight and retry once.
             tokenRetried = true;
-            await tokens.invalidate(appId, token!);
+            await tokens.invalidate(appId, token);
             input.log.info({ app: appId }, 'platform rejected the token; renewing and retrying once');
             continue;
           }
