@@ -9,7 +9,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -36,7 +36,7 @@ function knob(name: string, fallback: number, integer = false): number {
 
 const KNOBS = {
   /** Seconds of each measured run (light and saturation alike). */
-  duration: knob('BENCH_DURATION', 2.5),
+  duration: knob('BENCH_DURATION', 2),
   rounds: knob('BENCH_ROUNDS', 3, true),
   /** autocannon connections at saturation. */
   connections: knob('BENCH_CONNECTIONS', 32, true),
@@ -184,19 +184,21 @@ function prepareRuntime(): Runtime {
   const hash = createHash('sha256');
   for (const file of inputs.sort()) hash.update(file).update(readFileSync(file));
   const dir = path.join(os.tmpdir(), 'iot-bff-bench', hash.digest('hex').slice(0, 16));
-  const out = path.join(dir, 'dist');
-  const entry = (rel: string) => path.join(out, rel.replace(/\.ts$/, '.js'));
+  const entryIn = (root: string, rel: string) => path.join(root, 'dist', rel.replace(/\.ts$/, '.js'));
+  const entry = (rel: string) => entryIn(dir, rel);
   if (!existsSync(entry('src/main.ts'))) {
-    mkdirSync(dir, { recursive: true });
+    // Built aside and renamed into place, so that an interrupted build is never taken for a finished one.
+    const work = `${dir}.${process.pid}`;
+    mkdirSync(work, { recursive: true });
     // Bare imports resolve through this link; "type" must be said again, since the lookup stops at the temp dir.
-    if (!existsSync(path.join(dir, 'node_modules'))) symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-    writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}\n');
-    const tsconfig = path.join(dir, 'tsconfig.json');
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(work, 'node_modules'), 'dir');
+    writeFileSync(path.join(work, 'package.json'), '{"type":"module"}\n');
+    const tsconfig = path.join(work, 'tsconfig.json');
     writeFileSync(
       tsconfig,
       JSON.stringify({
         extends: path.join(ROOT, 'tsconfig.json'),
-        compilerOptions: { rootDir: ROOT, outDir: out, types: ['node'], sourceMap: false },
+        compilerOptions: { rootDir: ROOT, outDir: path.join(work, 'dist'), types: ['node'], sourceMap: false },
         include: [path.join(ROOT, 'src'), path.join(ROOT, 'bench', 'bare-proxy.ts')],
       }),
     );
@@ -207,6 +209,15 @@ function prepareRuntime(): Runtime {
       // Type errors still emit JavaScript; only a missing entry point is fatal for this mode.
       const text = String((err as { stdout?: Buffer }).stdout ?? '').trim().split('\n').slice(0, 3).join('; ');
       process.stdout.write(`tsc reported problems (${text})\n`);
+    }
+    if (existsSync(entryIn(work, 'src/main.ts'))) {
+      try {
+        renameSync(work, dir);
+      } catch {
+        rmSync(work, { recursive: true, force: true }); // another run finished the same build first
+      }
+    } else {
+      rmSync(work, { recursive: true, force: true });
     }
   }
   if (!existsSync(entry('src/main.ts'))) return tsxRuntime('tsx (the tsc build failed)');
@@ -285,7 +296,8 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
   await until('redis', () => redisPing(redisPort));
   await until('simulator', httpOk(`${simUrl}/healthz`));
 
-  mkdirSync(path.join(RESULTS, 'profiles'), { recursive: true });
+  if (KNOBS.cpuProf) mkdirSync(path.join(RESULTS, 'profiles'), { recursive: true });
+  // Written when the gateway exits (SIGTERM at the end of the run); open it in Chrome DevTools or speedscope.
   const prof = KNOBS.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.join(RESULTS, 'profiles')] : [];
   const gateway = start(
     'gateway',
@@ -709,9 +721,18 @@ function report(
   return { text: lines.join('\n'), json, file };
 }
 
-main().catch(async (err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  for (const p of procs) if (p.stderr()) process.stderr.write(`--- ${p.name} stderr ---\n${p.stderr()}\n`);
-  await stopAll();
-  process.exit(1);
-});
+// An interrupted run must not leave its servers behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void stopAll().then(() => process.exit(130)));
+}
+
+main().then(
+  // Keep-alive sockets of the set-up requests would hold the process open for seconds more.
+  () => process.exit(0),
+  async (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    for (const p of procs) if (p.stderr()) process.stderr.write(`--- ${p.name} stderr ---\n${p.stderr()}\n`);
+    await stopAll();
+    process.exit(1);
+  },
+);
