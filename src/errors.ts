@@ -76,7 +76,11 @@ export class GatewayError extends Error {
 
   constructor(code: ErrorCode, options: GatewayErrorOptions = {}) {
     const entry: CatalogEntry = CATALOG[code];
+    // Refusals are control flow, thousands a second under a flood, and their stack is never logged: not captured.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(options.message ?? entry.message, options.cause === undefined ? undefined : { cause: options.cause });
+    Error.stackTraceLimit = limit;
     this.name = 'GatewayError';
     this.code = code;
     this.status = entry.status;

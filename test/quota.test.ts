@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import {
   KEYS,
+  assertEnvelope,
   LOGIN_ROUTE,
   TEST_APPS,
   gatewayEnv,
@@ -179,6 +180,25 @@ describe('quota', () => {
       await redis.client.script('FLUSH');
       assert.equal((await list(gw.url)).status, 200);
       await request(gw.url).get('/v1/apps/app-a/packages/none').set('X-Api-Key', KEYS.all).expect(404);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('regression: a late Redis answer refuses that call, not every app for a whole window (load suite, F8)', async function () {
+    this.timeout(20_000);
+    const gw = await startGateway(gatewayEnv(sim.url, redis.url));
+    try {
+      assert.equal((await list(gw.url)).status, 200);
+      // Redis stalls for longer than REDIS_COMMAND_TIMEOUT_MS (500 ms), on a connection that stays up.
+      await redis.client.call('CLIENT', 'PAUSE', '800', 'ALL');
+      const late = await list(gw.url);
+      assertEnvelope(late, 503, 'SERVICE_UNAVAILABLE');
+      await sleep(600);
+      assert.equal(gw.gateway.limiter.degraded, false, 'one stall must not switch the replica to its blind window');
+      const [a, b] = await Promise.all([list(gw.url), list(gw.url, 'app-b')]);
+      assert.equal(a.status, 200, JSON.stringify(a.body));
+      assert.equal(b.status, 200, JSON.stringify(b.body));
     } finally {
       await gw.close();
     }

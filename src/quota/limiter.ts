@@ -110,7 +110,7 @@ interface OwnCall {
 export class QuotaLimiter {
   private readonly redis: ScriptRedis | null;
   /** Own calls per app within the window (both modes): the fallback's count and what is restored. */
-  private readonly own = new Map<string, { log: SlidingLog; calls: OwnCall[] }>();
+  private readonly own = new Map<string, { log: SlidingLog; calls: Map<string, OwnCall> }>();
   /** Apps known to be refused until a time: answered without any I/O. */
   private readonly blocked = new Map<string, { until: number; reason: 'quota' | 'hold' }>();
   private seq = 0;
@@ -121,6 +121,7 @@ export class QuotaLimiter {
   private settleUntil = 0;
   private everConnected = false;
   private recovering: Promise<void> | null = null;
+  private confirming = false;
 
   constructor(private readonly opts: LimiterOptions) {
     this.redis = opts.redis as ScriptRedis | null;
@@ -162,7 +163,17 @@ export class QuotaLimiter {
         try {
           return this.fromRedis(appId, await this.callTake(appId));
         } catch (err) {
-          this.markLost(err);
+          if (this.redis.status !== 'ready') {
+            this.markLost(err);
+          } else {
+            // A late answer on a live connection (a stalled event loop, a slow moment in Redis) says
+            // little about Redis, and a stall makes every command in flight late at once: treating that
+            // as "Redis lost" would refuse every app for a whole window. So this call alone is refused
+            // (it was never sent), and Redis is asked once more; only if that fails too is it lost.
+            this.confirmLost(err);
+            this.opts.metrics.quotaDecisions.inc({ app: appId, decision: 'rejected', source: 'unavailable' });
+            return this.refusal(appId, 'store-unavailable', 1000);
+          }
         }
       }
     } else if (this.redis && this.lostAt === null) {
@@ -193,7 +204,7 @@ export class QuotaLimiter {
   done(slot: Slot): void {
     const now = Date.now();
     const o = this.own.get(slot.appId);
-    const call = o?.calls.find((c) => c.member === slot.member);
+    const call = o?.calls.get(slot.member);
     if (o && call) {
       o.log.move(call.t, now);
       call.t = now;
@@ -211,7 +222,7 @@ export class QuotaLimiter {
   private ownOf(appId: string) {
     let o = this.own.get(appId);
     if (!o) {
-      o = { log: new SlidingLog(this.opts.windowMs), calls: [] };
+      o = { log: new SlidingLog(this.opts.windowMs), calls: new Map() };
       this.own.set(appId, o);
     }
     return o;
@@ -220,10 +231,14 @@ export class QuotaLimiter {
   private remember(appId: string, t: number, member: string): void {
     const o = this.ownOf(appId);
     o.log.add(t);
-    o.calls.push({ t, member });
+    o.calls.set(member, { t, member });
     const edge = t - this.opts.windowMs;
-    // done() moves entries later, so the list is only roughly ordered: filter rather than cut.
-    if ((o.calls[0]?.t ?? Infinity) <= edge || o.calls.length % 256 === 0) o.calls = o.calls.filter((c) => c.t > edge);
+    // Insertion order is admission order; done() moves times later, so stop at the first live entry
+    // (a few expired ones may linger behind it; readers filter by time anyway).
+    for (const [m, c] of o.calls) {
+      if (c.t > edge) break;
+      o.calls.delete(m);
+    }
   }
 
   private nextMember(): string {
@@ -312,6 +327,18 @@ export class QuotaLimiter {
     if (!b || b.until < until) this.blocked.set(appId, { until, reason });
   }
 
+  /** Pings Redis (once at a time); marks it lost only if the ping fails too. */
+  private confirmLost(err: unknown): void {
+    if (this.confirming || !this.redis) return;
+    this.confirming = true;
+    this.redis
+      .ping()
+      .catch(() => this.markLost(err))
+      .finally(() => {
+        this.confirming = false;
+      });
+  }
+
   private markLost(err: unknown): void {
     const now = Date.now();
     this.retryRedisAt = now + 1000;
@@ -341,7 +368,7 @@ export class QuotaLimiter {
       if (Date.now() < this.settleUntil) return;
       for (const [appId, o] of this.own) {
         const now = Date.now();
-        const calls = o.calls.filter((c) => c.t > now - this.opts.windowMs);
+        const calls = [...o.calls.values()].filter((c) => c.t > now - this.opts.windowMs);
         if (calls.length === 0) continue;
         // Local times stand in for Redis time here; the difference is the clock skew between hosts.
         const args = calls.flatMap((c) => [c.t, c.member]);

@@ -40,12 +40,17 @@ export class SlidingLog {
 
   /** Moves one entry from time `from` to time `to` (a call that ended later than it was admitted). */
   move(from: number, to: number): void {
-    for (let i = this.head; i < this.times.length; i++) {
-      if (this.times[i] === from) {
-        this.times.splice(i, 1);
-        this.add(to);
-        return;
-      }
+    // The live part is sorted: find the first `from` by bisection instead of a scan.
+    let lo = this.head;
+    let hi = this.times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.times[mid] as number) < from) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < this.times.length && this.times[lo] === from) {
+      this.times.splice(lo, 1);
+      this.add(to);
     }
   }
 

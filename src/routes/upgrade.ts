@@ -15,7 +15,7 @@ const MALFORMED = '120015';
  * platform reads it as "null" (123019-123021) or as a malformed ID.
  */
 const text = () =>
-  Joi.string().max(256).pattern(/\S/, 'not blank').messages({ 'string.pattern.name': 'must not be blank' });
+  Joi.string().max(256).pattern(/\S/, 'not blank');
 
 /** The platform's Integer (a Java int): the largest page number it could be asked for. */
 const INT_MAX = 2_147_483_647;
@@ -99,8 +99,7 @@ const compactTime = () =>
       const pattern = COMPACT_UTC.test(value);
       return pattern && instantOf(value) === undefined ? helpers.error('rule.notAnInstant') : value;
     }, 'a real calendar instant')
-    .when('executeType', { is: 'custom', then: Joi.required() })
-    .messages({ 'rule.notAnInstant': 'is not a real date and time' });
+    .when('executeType', { is: 'custom', then: Joi.required() });
 
 // The order rules apply to a custom window only: for `now` the platform does not document what it does
 // with times, and the gateway must not refuse what the platform might accept.
@@ -117,11 +116,7 @@ const startTime = compactTime()
     const [start, end] = [instantOf(value), instantOf(policy.endTime)];
     const known = policy.executeType === 'custom' && start !== undefined && end !== undefined;
     return known && start >= end ? helpers.error('rule.startNotBeforeEnd') : value;
-  }, 'before endTime (custom)')
-  .messages({
-    'rule.startInPast': 'must not be earlier than now',
-    'rule.startNotBeforeEnd': 'must be before endTime',
-  });
+  }, 'before endTime (custom)');
 
 const endTime = compactTime()
   .custom((value: string, helpers) => {
@@ -130,8 +125,7 @@ const endTime = compactTime()
     // An end before the start is startTime's failure (123032) alone; this rule is about a window too short.
     const known = policy.executeType === 'custom' && start !== undefined && end !== undefined;
     return known && start < end && end - start <= FIVE_MINUTES_MS ? helpers.error('rule.endTooSoon') : value;
-  }, 'more than 5 minutes after startTime (custom)')
-  .messages({ 'rule.endTooSoon': 'must be more than 5 minutes after startTime' });
+  }, 'more than 5 minutes after startTime (custom)');
 
 /** A device list or group list: one to 256 entries (an empty list counts as not given). */
 const targetList = () =>

@@ -96,7 +96,15 @@ const MESSAGES: Readonly<Record<string, string>> = {
   'array.base': 'must be an array',
   'array.min': 'must hold at least {{#limit}} item(s)',
   'array.max': 'must hold at most {{#limit}} items',
+  // Rules of the schemas, here rather than next to each rule: a node with .messages() of its own makes Joi
+  // clone this whole table each time the node is validated.
+  'rule.notAnInstant': 'is not a real date and time',
+  'rule.startInPast': 'must not be earlier than now',
+  'rule.startNotBeforeEnd': 'must be before endTime',
+  'rule.endTooSoon': 'must be more than 5 minutes after startTime',
 };
+
+const PATTERN_MESSAGES: Readonly<Record<string, string>> = { 'not blank': 'must not be blank' };
 
 /** The schema of a route that takes no query parameters: every key is unknown. */
 const EMPTY = Joi.object({});
@@ -138,15 +146,33 @@ function found(field: string, message: string, depth: number, platformCode?: str
   return { detail, depth };
 }
 
+/**
+ * Joi compiles `messages` (two dozen templates) on every validate() call that passes them as options;
+ * set on the schema, they are compiled once, and a validate() without options reuses cached preferences.
+ */
+const prepared = new WeakMap<Joi.Schema, { convert: Joi.ObjectSchema; strict: Joi.ObjectSchema }>();
+
+function withOptions(schema: Joi.ObjectSchema, convert: boolean): Joi.ObjectSchema {
+  let p = prepared.get(schema);
+  if (p === undefined) {
+    p = { convert: schema.prefs({ ...JOI_OPTIONS, convert: true }), strict: schema.prefs({ ...JOI_OPTIONS, convert: false }) };
+    prepared.set(schema, p);
+  }
+  return convert ? p.convert : p.strict;
+}
+
 function check(
   schema: Joi.ObjectSchema,
   value: unknown,
   root: string,
-  options: Joi.ValidationOptions,
+  convert: boolean,
+  now: Date | undefined,
 ): { value: unknown; problems: Found[] } {
-  const { error, value: checked } = schema.validate(value, options);
+  const { error, value: checked } = withOptions(schema, convert).validate(value, now === undefined ? undefined : { context: { now } });
   const problems = (error?.details ?? []).map((d) => {
-    const message = isOurMessage(d.type) ? d.message : 'is invalid';
+    // A named pattern may have wording of its own (kept here, not in a .messages() on the node: see MESSAGES).
+    const named = d.type === 'string.pattern.name' ? PATTERN_MESSAGES[String(d.context?.name)] : undefined;
+    const message = named ?? (isOurMessage(d.type) ? d.message : 'is invalid');
     return found(fieldOf(root, d.path), message, d.path.length, platformCodeFor(schema, d.path, d.type));
   });
   return { value: checked, problems };
@@ -192,7 +218,7 @@ export interface ValidatedRequest {
 export function validateRequest(
   spec: RouteSpec,
   input: { params: Record<string, string>; query: unknown; body: unknown },
-  now: Date = new Date(),
+  now?: Date,
 ): ValidatedRequest {
   const problems: Found[] = [];
 
@@ -208,8 +234,7 @@ export function validateRequest(
   // Query strings arrive as text, so numbers and booleans are converted; a route without a query schema
   // takes none. Unknown keys are refused rather than dropped: a misspelt filter (`pagesize`, `devicetype`)
   // would otherwise silently return another list than the caller asked for.
-  const queryOptions = { ...JOI_OPTIONS, convert: true, context: { now } };
-  const query = check(spec.query ?? EMPTY, input.query ?? {}, 'query', queryOptions);
+  const query = check(spec.query ?? EMPTY, input.query ?? {}, 'query', true, now);
   problems.push(...query.problems);
 
   let body: unknown;
@@ -221,7 +246,7 @@ export function validateRequest(
     // is judged as `{}`, which is what a body parser makes of an empty JSON body, so that both get the
     // same answer (each required field, with its code).
     const given = input.body === undefined ? {} : input.body;
-    const checked = check(spec.body, given, 'body', { ...JOI_OPTIONS, convert: false, context: { now } });
+    const checked = check(spec.body, given, 'body', false, now);
     problems.push(...checked.problems);
     if (checked.problems.length === 0) problems.push(...protoKeys(given, 'body'));
     body = checked.value;

@@ -174,9 +174,9 @@ async function twoReplicas(sim: TestSimulator, redis: TestRedis, extra: Record<s
   const env = gatewayEnv(sim.url, redis.url, {
     GATEWAY_CLIENTS: JSON.stringify([{ name: 'load', key: KEY_ALL, apps: ['*'] }]),
     GATEWAY_REPLICAS: '2',
-    // Not the 500 ms default: here two replicas, Redis, the simulator and the load client share 2 cores, event-loop
-    // lag reaches 300 ms, and one late Redis reply makes a replica refuse every app with 503 for a second
-    // (docs/performance.md, "Redis command timeout under CPU starvation"). The suites test the invariants, not that.
+    // Not the 500 ms default: here two replicas, Redis, the simulator and the load client share 2 cores and
+    // event-loop lag reaches 300 ms; a Redis reply read later than the timeout refuses that one request with
+    // 503 (quota.test.ts, "a late Redis answer"), and the steady suite asserts that every answer is a 200.
     REDIS_COMMAND_TIMEOUT_MS: '2000',
     ...extra,
   });
