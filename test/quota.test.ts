@@ -146,6 +146,30 @@ describe('quota', () => {
     }
   });
 
+  it('costs one awaited Redis round trip per forwarded call in the steady state (the Lua decision), plus one touch after it', async () => {
+    const gw = await startGateway(gatewayEnv(sim.url, redis.url));
+    try {
+      assert.equal((await list(gw.url)).status, 200); // token in memory from here on
+      await sleep(50);
+      const before = await commandCounts(redis);
+      for (let i = 0; i < 10; i++) assert.equal((await list(gw.url)).status, 200);
+      await sleep(50);
+      const after = await commandCounts(redis);
+      const delta = Object.fromEntries(
+        Object.keys(after)
+          .filter((k) => k !== 'info' && after[k] !== before[k])
+          .map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]),
+      );
+      // evalsha: the decision (awaited) and the touch when the call ended (not awaited). INFO also counts
+      // the commands the scripts run inside Redis; no other command comes from the gateway (no token read).
+      assert.equal(delta.evalsha, 20);
+      const insideScripts = ['time', 'pttl', 'zremrangebyscore', 'zcard', 'zadd', 'pexpire', 'zrange'];
+      assert.deepEqual(Object.keys(delta).filter((k) => k !== 'evalsha' && !insideScripts.includes(k)), []);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it("the platform's own 1010009: 429 too, and the app is held back without calling the platform", async () => {
     const gw = await startGateway(gatewayEnv(sim.url, redis.url, { QUOTA_HOLD_MS: '1500' }));
     try {
@@ -267,6 +291,11 @@ describe('quota', () => {
     }
   });
 });
+
+async function commandCounts(redis: TestRedis): Promise<Record<string, number>> {
+  const info = await redis.client.info('commandstats');
+  return Object.fromEntries([...info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)].map((m) => [m[1] as string, Number(m[2])]));
+}
 
 async function scriptCalls(redis: TestRedis): Promise<number> {
   const info = await redis.client.info('commandstats');

@@ -34,26 +34,29 @@ export function notFound(): never {
 }
 
 export function errorHandler() {
-  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
-    const known =
-      err instanceof GatewayError
-        ? err
-        : typeof err === 'object' && err !== null
-          ? fromFramework(err as Record<string, unknown>)
-          : undefined;
-    const gwErr = known ?? new GatewayError('INTERNAL', { cause: err });
-    const log = res.locals.log;
-    if (gwErr.code === 'INTERNAL') {
-      log?.error({ err, stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');
-    } else if (gwErr.status >= 500) {
-      log?.warn({ code: gwErr.code, platformCode: gwErr.platformCode, cause: gwErr.cause }, gwErr.message);
-    }
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    if (gwErr.headers) for (const [k, v] of Object.entries(gwErr.headers)) res.setHeader(k, v);
-    if (gwErr.retryAfter !== undefined) res.setHeader('Retry-After', String(gwErr.retryAfter));
-    res.status(gwErr.status).json(toEnvelope(gwErr, res.locals.requestId ?? 'unknown'));
-  };
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => respondWithError(err, res);
+}
+
+/** Answers any failure in the envelope; the route handlers call it directly for their own refusals. */
+export function respondWithError(err: unknown, res: Response): void {
+  const known =
+    err instanceof GatewayError
+      ? err
+      : typeof err === 'object' && err !== null
+        ? fromFramework(err as Record<string, unknown>)
+        : undefined;
+  const gwErr = known ?? new GatewayError('INTERNAL', { cause: err });
+  const log = res.locals.log;
+  if (gwErr.code === 'INTERNAL') {
+    log?.error({ err, stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');
+  } else if (gwErr.status >= 500) {
+    log?.warn({ code: gwErr.code, platformCode: gwErr.platformCode, cause: gwErr.cause }, gwErr.message);
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (gwErr.headers) for (const [k, v] of Object.entries(gwErr.headers)) res.setHeader(k, v);
+  if (gwErr.retryAfter !== undefined) res.setHeader('Retry-After', String(gwErr.retryAfter));
+  res.status(gwErr.status).json(toEnvelope(gwErr, res.locals.requestId ?? 'unknown'));
 }
