@@ -137,6 +137,7 @@ describe('quota', () => {
     const gw = await startGateway(gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: apps }));
     try {
       await Promise.all(Array.from({ length: 4 }, () => list(gw.url)));
+      await sleep(50); // the admitted calls' touches are sent after their answers, without waiting
       const evalsBefore = await scriptCalls(redis);
       const refused = await Promise.all(Array.from({ length: 20 }, () => list(gw.url)));
       for (const r of refused) assertRateLimited(r);
