@@ -232,6 +232,8 @@ const APPS = {
   gateway: { appId: 'bench-gw', secret: 'bench-gw-secret-0123456789', ratePerMinute: 1_000_000 },
   // One call a minute: the login takes it, and from then on the app is known to be exhausted.
   limited: { appId: 'bench-limited', secret: 'bench-limited-secret-0123456789', ratePerMinute: 1 },
+  // The in-process-store gateway's own app: a login of one gateway must not revoke the other's token.
+  memory: { appId: 'bench-mem', secret: 'bench-mem-secret-0123456789', ratePerMinute: 1_000_000 },
 };
 const API_KEY = 'bench-client-key-0123456789abcdef';
 const PLATFORM_LIST = '/iodm/northbound/v1.5.0/category';
@@ -250,7 +252,7 @@ const INVALID_TASK = JSON.stringify({
 });
 
 interface Target {
-  id: 'direct' | 'bare' | 'forward' | 'limited' | 'invalid';
+  id: 'direct' | 'bare' | 'forward' | 'memory' | 'limited' | 'invalid';
   label: string;
   /** The process whose CPU and RSS are this target's. */
   proc: Proc;
@@ -264,7 +266,7 @@ interface Target {
 }
 
 async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis: Proc; gateway: Proc }> {
-  const [redisPort, simPort, barePort, gwPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [redisPort, simPort, barePort, gwPort, memPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const redis = start(
     'redis',
     'redis-server',
@@ -314,8 +316,26 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
     },
     `http://127.0.0.1:${gwPort}`,
   );
+  // The same gateway with the in-process store: no Redis round trip for quota or token. The difference
+  // between the two forwarding rows is what the shared limiter costs (issue 4).
+  const gatewayMem = start(
+    'gateway-memory',
+    process.execPath,
+    rt.args('src/main.ts'),
+    {
+      PORT: String(memPort),
+      HOST: '127.0.0.1',
+      PLATFORM_URL: simUrl,
+      PLATFORM_APPS: JSON.stringify([APPS.memory]),
+      GATEWAY_CLIENTS: JSON.stringify([{ name: 'bench', key: API_KEY, apps: ['*'] }]),
+      REDIS_URL: 'memory',
+      LOG_LEVEL: KNOBS.logLevel,
+    },
+    `http://127.0.0.1:${memPort}`,
+  );
   await until('bare proxy', async () => (await request(bare.url).then(async (r) => (await r.body.dump(), true))) === true);
   await until('gateway', httpOk(`${gateway.url}/readyz`));
+  await until('gateway (in-process store)', httpOk(`${gatewayMem.url}/readyz`));
 
   // The platform's own flow control would otherwise be what the forwarding path measures.
   const cfg = await request(`${simUrl}/__control/config`, {
@@ -345,6 +365,16 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
       proc: gateway,
       origin: gateway.url,
       path: `/v1/apps/${APPS.gateway.appId}/packages`,
+      method: 'GET',
+      headers: gwHeaders,
+      expect: [200],
+    },
+    {
+      id: 'memory',
+      label: 'gateway: forwarding, no Redis',
+      proc: gatewayMem,
+      origin: gatewayMem.url,
+      path: `/v1/apps/${APPS.memory.appId}/packages`,
       method: 'GET',
       headers: gwHeaders,
       expect: [200],
@@ -644,6 +674,11 @@ function report(
     bareOverDirect: { p50Ms: paired((r) => L('bare', r).p50 - L('direct', r).p50), p99Ms: paired((r) => L('bare', r).p99 - L('direct', r).p99) },
     gatewayOverBare: { p50Ms: paired((r) => L('forward', r).p50 - L('bare', r).p50), p99Ms: paired((r) => L('forward', r).p99 - L('bare', r).p99) },
     gatewayOverDirect: { p50Ms: paired((r) => L('forward', r).p50 - L('direct', r).p50), p99Ms: paired((r) => L('forward', r).p99 - L('direct', r).p99) },
+    redisLimiterCost: {
+      p50Ms: paired((r) => L('forward', r).p50 - L('memory', r).p50),
+      p99Ms: paired((r) => L('forward', r).p99 - L('memory', r).p99),
+      cpuUs: paired((r) => S('forward', r).cpuUs.server - S('memory', r).cpuUs.server),
+    },
     limitedThroughputVsForward: paired((r) => S('limited', r).rps / S('forward', r).rps),
     invalidThroughputVsForward: paired((r) => S('invalid', r).rps / S('forward', r).rps),
     forwardThroughputVsBare: paired((r) => S('forward', r).rps / S('bare', r).rps),
@@ -660,6 +695,7 @@ function report(
     direct: 'baseline',
     bare: `+${f(ratios.bareOverDirect.p50Ms)} / +${f(ratios.bareOverDirect.p99Ms)} ms over direct`,
     forward: `+${f(ratios.gatewayOverBare.p50Ms)} / +${f(ratios.gatewayOverBare.p99Ms)} ms over bare proxy`,
+    memory: `Redis quota+token add ${f(ratios.redisLimiterCost.p50Ms)} / ${f(ratios.redisLimiterCost.p99Ms)} ms, ${f(ratios.redisLimiterCost.cpuUs, 0)} µs CPU`,
     limited: `${f(ratios.limitedThroughputVsForward, 1)}× forwarding req/s`,
     invalid: `${f(ratios.invalidThroughputVsForward, 1)}× forwarding req/s`,
   };
