@@ -125,10 +125,14 @@ export class TokenManager {
       }
       if (locked) {
         try {
-          const again = await store.get(appId);
+          const again = await store.get(appId).catch(() => stored);
           if (this.usable(again, appId, Date.now(), true)) return this.adopt(appId, again);
           const fresh = await this.obtain(appId, again ?? stored);
-          await store.put(appId, fresh);
+          // The platform has issued it, so it is the app's only valid token now: use it even if it
+          // cannot be shared (the others will meet 1010005 and come back through the store).
+          await store.put(appId, fresh).catch((err: unknown) => {
+            this.o.logger.warn({ app: appId, err }, 'could not share a new token through the store');
+          });
           return this.adopt(appId, fresh);
         } finally {
           await store.unlock(appId, owner).catch(() => undefined);
