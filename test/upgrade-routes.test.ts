@@ -247,6 +247,10 @@ describe('device-upgrade routes', () => {
         assert.ok(op.responses[String(spec.successStatus)], `${spec.id}: no ${spec.successStatus} response`);
       }
       assert.ok(doc.components.schemas.ErrorEnvelope);
+      // A create answers exactly {operationId}, and says so.
+      const created = doc.paths['/v1/apps/{appId}/upgrade-tasks/software'].post.responses['201'].content['application/json'].schema;
+      assert.deepEqual(created.required, ['operationId']);
+      assert.equal(created.properties.operationId.type, 'string');
     });
   });
 });

@@ -355,7 +355,7 @@ function operation(spec: RouteSpec): JsonSchema {
       ? { description: 'Done; no content.' }
       : {
           description: spec.successStatus === 201 ? 'Created.' : "The platform's answer.",
-          content: json({}),
+          content: json(spec.response ? joiToJsonSchema(spec.response) : {}),
         };
   success.headers = Object.fromEntries(['X-Request-Id', ...QUOTA_HEADERS].map((h) => [h, header(h)]));
 

@@ -26,6 +26,8 @@ export interface RouteSpec {
   readonly body?: Joi.ObjectSchema;
   /** Status the gateway answers on success. */
   readonly successStatus: 200 | 201 | 204;
+  /** The success body, for /openapi.json only (absent: "the platform's answer", any JSON). Not enforced. */
+  readonly response?: Joi.Schema;
   /** Builds the gateway's success body from the platform's parsed body (default: the platform's body as is). */
   readonly shapeResponse?: (platformBody: unknown) => unknown;
   /** POST routes that create something accept an Idempotency-Key (contract §3 "Headers"). */

@@ -208,6 +208,9 @@ function operationIdOnly(platformBody: unknown): { operationId: string } {
   });
 }
 
+/** What the two create routes answer: exactly the platform's operationId. */
+const createdTask = Joi.object({ operationId: Joi.string().required() });
+
 /** SEED's error table for "Create software upgrade task", assumed for firmware too (platform-api.md §3.5). */
 const TASK_CODES = [
   ...['120015', '123002', '123016', '123019', '123020', '123021', '123022', '123023', '123024'],
@@ -257,6 +260,7 @@ export const upgradeRoutes: readonly RouteSpec[] = Object.freeze([
     platform: { method: 'POST', path: `${PLATFORM}/operations/softwareUpgrade` },
     body: upgradeTaskBody,
     successStatus: 201,
+    response: createdTask,
     shapeResponse: operationIdOnly,
     idempotencyKey: true,
     platformErrorCodes: TASK_CODES,
@@ -270,6 +274,7 @@ export const upgradeRoutes: readonly RouteSpec[] = Object.freeze([
     platform: { method: 'POST', path: `${PLATFORM}/operations/firmwareUpgrade` },
     body: upgradeTaskBody,
     successStatus: 201,
+    response: createdTask,
     shapeResponse: operationIdOnly,
     idempotencyKey: true,
     platformErrorCodes: TASK_CODES,
