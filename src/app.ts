@@ -65,7 +65,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
   });
   const store: TokenStore =
     redis && subscriber
-      ? new RedisTokenStore(redis, subscriber, config.redisKeyPrefix, config.tokenEncryptionKey)
+      ? new RedisTokenStore(redis, subscriber, config.redisKeyPrefix, config.tokenEncryptionKeys)
       : new MemoryTokenStore();
   const tokens = new TokenManager({
     store,

@@ -39,8 +39,11 @@ export interface Config {
   readonly quotaWindowMs: number;
   readonly quotaHoldMs: number;
   readonly tokenLockTtlMs: number;
-  /** AES-256-GCM key for tokens at rest in Redis; absent = stored in clear (see docs/tokens.md). */
-  readonly tokenEncryptionKey: Buffer | null;
+  /**
+   * AES-256-GCM keys for tokens at rest in Redis: the first seals, every one opens (so that a key can be
+   * rotated without the replicas reading each other's tokens as absent). Empty = stored in clear (docs/tokens.md).
+   */
+  readonly tokenEncryptionKeys: readonly Buffer[];
   readonly idempotencyTtlSec: number;
   readonly breakerFailures: number;
   readonly breakerCooldownMs: number;
@@ -157,9 +160,9 @@ const schema = Joi.object({
     .valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')
     .default(DEFAULTS.LOG_LEVEL),
   QUOTA_WINDOW_MS: int(100, 3_600_000).default(DEFAULTS.QUOTA_WINDOW_MS),
-  QUOTA_HOLD_MS: int(0, 3_600_000).default(DEFAULTS.QUOTA_HOLD_MS),
+  QUOTA_HOLD_MS: int(1000, 3_600_000).default(DEFAULTS.QUOTA_HOLD_MS),
   TOKEN_LOCK_TTL_MS: int(100, 300_000).default(DEFAULTS.TOKEN_LOCK_TTL_MS),
-  TOKEN_ENCRYPTION_KEY: Joi.string().pattern(/^[0-9a-fA-F]{64}$/, '64 hex characters (32 bytes)'),
+  TOKEN_ENCRYPTION_KEY: Joi.string().pattern(/^[0-9a-fA-F]{64}(,[0-9a-fA-F]{64})*$/, 'keys of 64 hex characters (32 bytes), comma-separated'),
   IDEMPOTENCY_TTL_SEC: int(1, 30 * 86_400).default(DEFAULTS.IDEMPOTENCY_TTL_SEC),
   BREAKER_FAILURES: int(1, 1000).default(DEFAULTS.BREAKER_FAILURES),
   BREAKER_COOLDOWN_MS: int(10, 600_000).default(DEFAULTS.BREAKER_COOLDOWN_MS),
@@ -248,7 +251,16 @@ const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Config {
   const problems: string[] = [];
   const raw = gatherRaw(env, cwd, problems);
-  const { error, value } = schema.validate(raw, { abortEarly: false, convert: true, errors: { wrap: { label: false } } });
+  const { error, value } = schema.validate(raw, {
+    abortEarly: false,
+    convert: true,
+    errors: { wrap: { label: false } },
+    // Joi's own wording of these quotes the value, and values may be secrets.
+    messages: {
+      'string.pattern.base': '{{#label}} has the wrong format',
+      'string.pattern.name': '{{#label}} must be {{#name}}',
+    },
+  });
   if (error) {
     for (const detail of error.details) {
       const where = detail.path
@@ -256,7 +268,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
         .join('');
       // Joi's message starts with the label; keep only what follows it, after our own path.
       const label = String(detail.context?.label ?? '');
-      const what = detail.message.startsWith(label) ? detail.message.slice(label.length).trim() : detail.message;
+      let what = detail.message.startsWith(label) ? detail.message.slice(label.length).trim() : detail.message;
+      // Belt and braces: a message that would still quote the value says less instead.
+      const given = detail.context?.value;
+      if (typeof given === 'string' && given.length >= 4 && what.includes(given)) what = 'is invalid';
       problems.push(`${where || detail.context?.key || 'config'}: ${what}`);
     }
   }
@@ -318,7 +333,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     quotaWindowMs: n('QUOTA_WINDOW_MS'),
     quotaHoldMs: n('QUOTA_HOLD_MS'),
     tokenLockTtlMs: n('TOKEN_LOCK_TTL_MS'),
-    tokenEncryptionKey: typeof v.TOKEN_ENCRYPTION_KEY === 'string' ? Buffer.from(v.TOKEN_ENCRYPTION_KEY, 'hex') : null,
+    tokenEncryptionKeys: Object.freeze(
+      typeof v.TOKEN_ENCRYPTION_KEY === 'string' ? v.TOKEN_ENCRYPTION_KEY.split(',').map((k) => Buffer.from(k, 'hex')) : [],
+    ),
     idempotencyTtlSec: n('IDEMPOTENCY_TTL_SEC'),
     breakerFailures: n('BREAKER_FAILURES'),
     breakerCooldownMs: n('BREAKER_COOLDOWN_MS'),

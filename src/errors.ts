@@ -58,6 +58,8 @@ export interface GatewayErrorOptions {
   headers?: Record<string, string>;
   /** Overrides the catalog's retryable flag, for a case the entry does not fit. */
   retryable?: boolean;
+  /** False when the gateway knows the platform never received the request (an Idempotency-Key is then released). */
+  sent?: boolean;
   cause?: unknown;
 }
 
@@ -73,6 +75,7 @@ export class GatewayError extends Error {
   readonly details: ErrorDetail[] | undefined;
   readonly retryAfter: number | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly sent: boolean | undefined;
 
   constructor(code: ErrorCode, options: GatewayErrorOptions = {}) {
     const entry: CatalogEntry = CATALOG[code];
@@ -89,6 +92,7 @@ export class GatewayError extends Error {
     this.details = options.details;
     this.retryAfter = options.retryAfter;
     this.headers = options.headers;
+    this.sent = options.sent;
   }
 }
 

@@ -95,7 +95,7 @@ export function createForwarder(deps: {
             // A login or refresh that failed for an outage tells as much as a failed call: without this,
             // a platform down before the first login (or at a renewal) never opens the circuit (faults.test.ts).
             if (!sent && isTokenOutage(err)) breaker.failure(Date.now());
-            throw withQuota(err, quota);
+            throw withQuota(err, quota, sent);
           }
           if (err.isOutage) breaker.failure(Date.now());
           else breaker.success();
@@ -117,14 +117,9 @@ export function createForwarder(deps: {
           }
           if (err.platformCode === '1010009') {
             // Someone else spends this app's quota too: hold back instead of hammering the platform.
-            const holdMs = await limiter.holdBack(appId);
+            const refusal = await limiter.holdBack(appId);
             input.log.warn({ app: appId }, 'platform reported app throttle (1010009); holding back');
-            throw new GatewayError('RATE_LIMITED', {
-              message: "The platform reported this app's quota as exceeded; calls are held back.",
-              platformCode: '1010009',
-              retryAfter: retryAfterSeconds(holdMs),
-              headers: quota ? quotaHeaders({ ...quota, remaining: 0, resetMs: holdMs }) : {},
-            });
+            throw refusalError(refusal);
           }
           const retryable = idempotent && err.isOutage && attempt < GET_ATTEMPTS && err.kind !== 'timeout';
           const delay = retryDelayMs(attempt, Math.random());
@@ -145,16 +140,22 @@ function isTokenOutage(err: unknown): boolean {
   return err instanceof GatewayError && err.cause instanceof PlatformError && err.cause.isOutage;
 }
 
-/** Every answer of a call that was forwarded carries the quota headers (contract §3 "Headers"). */
-function withQuota(err: unknown, quota: QuotaState | undefined): unknown {
-  if (!(err instanceof GatewayError) || !quota || err.headers) return err;
+/**
+ * Every answer of a call that was forwarded carries the quota headers (contract §3 "Headers"); and an
+ * error raised before this attempt was sent says so (`sent: false`: an Idempotency-Key is released).
+ */
+function withQuota(err: unknown, quota: QuotaState | undefined, sent = true): unknown {
+  if (!(err instanceof GatewayError)) return err;
+  const notSent = !sent && err.sent !== false;
+  if ((!quota || err.headers) && !notSent) return err;
   return new GatewayError(err.code, {
+    sent: notSent ? false : err.sent,
     message: err.message,
     platformCode: err.platformCode,
     details: err.details,
     retryAfter: err.retryAfter,
     retryable: err.retryable,
-    headers: quotaHeaders(quota),
+    headers: err.headers ?? (quota ? quotaHeaders(quota) : undefined),
     cause: err.cause,
   });
 }

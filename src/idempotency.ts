@@ -79,6 +79,9 @@ const RELEASING: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
  * A login broken the same way is caught too: the safe side, the caller then needs a new key.
  */
 function releases(err: GatewayError): boolean {
+  // Whatever the code: an answer given before the request was sent (a token that could not be had, a
+  // deadline passed while waiting for one) left nothing behind at the platform.
+  if (err.sent === false) return true;
   if (!RELEASING.has(err.code)) return false;
   const cause = err.cause;
   return !(cause instanceof PlatformError && cause.kind === 'unavailable' && cause.details.sent);

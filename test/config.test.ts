@@ -72,6 +72,20 @@ describe('config', () => {
     assert.ok(!text.includes(SECRET), 'a secret was echoed');
   });
 
+  it('regression: a malformed TOKEN_ENCRYPTION_KEY is reported without being printed (review finding)', () => {
+    const key = 'SECRETSECRET'.repeat(6);
+    const problems = problemsOf({ ...base, TOKEN_ENCRYPTION_KEY: key, QUOTA_HOLD_MS: '0' });
+    const text = problems.join('\n');
+    assert.match(text, /^TOKEN_ENCRYPTION_KEY: must be keys of 64 hex characters/m);
+    assert.match(text, /^QUOTA_HOLD_MS: /m);
+    assert.ok(!text.includes('SECRETSECRET'), text);
+  });
+
+  it('takes several comma-separated token encryption keys (the first seals)', () => {
+    const c = loadConfig({ ...base, TOKEN_ENCRYPTION_KEY: `${'ab'.repeat(32)},${'cd'.repeat(32)}` }, tmp());
+    assert.deepEqual(c.tokenEncryptionKeys.map((k) => k.toString('hex')), ['ab'.repeat(32), 'cd'.repeat(32)]);
+  });
+
   it('rejects clients naming unknown apps, duplicate keys, and a "*" mixed with names', () => {
     const key = 'k'.repeat(32);
     const problems = problemsOf({

@@ -224,6 +224,25 @@ describe('idempotency', () => {
     assert.equal(ok.headers['idempotent-replayed'], undefined);
   });
 
+  it('regression: a create that timed out waiting for its token never reached the platform, so its key is released (review finding)', async function () {
+    this.timeout(20_000);
+    // A gateway of its own app (app-b): its cold login is slowed past the request's deadline.
+    const cold = await startGateway(
+      gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: highQuota, PLATFORM_TIMEOUT_MS: '1000', REDIS_KEY_PREFIX: gw.gateway.config.redisKeyPrefix }),
+    );
+    extra.push(cold);
+    const createB = (key: string) =>
+      request(cold.url).post('/v1/apps/app-b/upgrade-tasks/software').set('X-Api-Key', KEYS.all).set('Idempotency-Key', key).send(swTask);
+    await sim.control('latency', { ms: 1500, path: '/login' });
+    const key = freshKey('token-timeout');
+    assertEnvelope(await createB(key), 504, 'UPSTREAM_TIMEOUT');
+    await sim.control('latency', { ms: 0 });
+    await sleep(700); // the abandoned login lands; its token is the app's from then on
+    const retry = await createB(key);
+    assert.equal(retry.status, 201, JSON.stringify(retry.body));
+    assert.equal(retry.headers['idempotent-replayed'], undefined, 'the first answer was stored although nothing was sent');
+  });
+
   it('two replicas sharing Redis: a repeat on the other replica replays the first answer', async () => {
     const other = await startGateway(
       gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: highQuota, REDIS_KEY_PREFIX: gw.gateway.config.redisKeyPrefix }),

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import {
   KEYS,
+  assertEnvelope,
   LOGIN_ROUTE,
   REFRESH_ROUTE,
   TEST_APPS,
@@ -177,6 +178,39 @@ describe('tokens', () => {
       b.kill('SIGKILL');
       await Promise.all([a.exited, b.exited]);
       await sim.control('latency', { ms: 0 });
+    }
+  });
+
+  it('regression: replicas in a key rotation read each other\'s sealed tokens instead of logging in (review finding)', async () => {
+    const [oldKey, newKey] = ['ab'.repeat(32), 'cd'.repeat(32)];
+    const env = gatewayEnv(sim.url, redis.url, { TOKEN_ENCRYPTION_KEY: oldKey });
+    const before = await startGateway(env);
+    const during = await startGateway({ ...env, TOKEN_ENCRYPTION_KEY: `${newKey},${oldKey}` });
+    try {
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await list(before.url)).status, 200);
+        assert.equal((await list(during.url)).status, 200);
+      }
+      assert.equal((await sim.calls()).byRoute[LOGIN_ROUTE], 1);
+    } finally {
+      await closeAll(before, during);
+    }
+  });
+
+  it('a login refused with 1010009: 429 with Retry-After and the quota headers, and the app held back', async () => {
+    await sim.control('faults', { count: 1, path: '/login', status: 403, errorCode: '1010009', errorDesc: 'app throttle exceed.' });
+    const gw = await startGateway(gatewayEnv(sim.url, redis.url));
+    try {
+      const res = await list(gw.url);
+      assertEnvelope(res, 429, 'RATE_LIMITED');
+      assert.equal(res.body.error.platformCode, '1010009');
+      assert.equal(res.headers['retry-after'], '60');
+      assert.match(String(res.headers.ratelimit), /^"app";r=0;t=60$/);
+      const calls = (await sim.calls()).total;
+      assertEnvelope(await list(gw.url), 429, 'RATE_LIMITED');
+      assert.equal((await sim.calls()).total, calls, 'a held-back app called the platform');
+    } finally {
+      await gw.close();
     }
   });
 

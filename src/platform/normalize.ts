@@ -11,9 +11,9 @@ export function toGatewayError(err: PlatformError): GatewayError {
       return new GatewayError(m.code, { message: m.message, platformCode: code, retryable: m.retryable, cause: err });
     }
     case 'timeout':
-      return new GatewayError('UPSTREAM_TIMEOUT', { cause: err });
+      return new GatewayError('UPSTREAM_TIMEOUT', { cause: err, sent: err.details.sent });
     case 'unavailable':
-      return new GatewayError('UPSTREAM_UNAVAILABLE', { cause: err, retryAfter: 1 });
+      return new GatewayError('UPSTREAM_UNAVAILABLE', { cause: err, retryAfter: 1, sent: err.details.sent });
     case 'bad-body':
       return new GatewayError('UPSTREAM_ERROR', { message: 'The platform answered with a body the gateway cannot read.', cause: err });
     case 'http': {

@@ -51,14 +51,17 @@ end
 return now
 `;
 
-/** KEYS[1] the app's log; ARGV: windowMs, then score/member pairs. Re-adding a known member is a no-op. */
+/**
+ * KEYS[1] the app's log; ARGV: windowMs, then score/member pairs. A known member keeps the later of its
+ * two times (GT): a replica whose clock is behind must not free a slot early by restoring it.
+ */
 const RESTORE_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
 for i = 2, #ARGV, 2 do
   if tonumber(ARGV[i]) > now - window then
-    redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', KEYS[1], 'GT', ARGV[i], ARGV[i + 1])
   end
 end
 redis.call('PEXPIRE', KEYS[1], window)
@@ -122,6 +125,8 @@ export class QuotaLimiter {
   private everConnected = false;
   private recovering: Promise<void> | null = null;
   private confirming = false;
+  /** The outage (its lostAt) after which this replica already settled, so that it settles once per outage. */
+  private settledFor: number | null = null;
 
   constructor(private readonly opts: LimiterOptions) {
     this.redis = opts.redis as ScriptRedis | null;
@@ -182,18 +187,21 @@ export class QuotaLimiter {
     return this.takeLocally(appId);
   }
 
-  /** The platform itself answered 1010009: hold this app back for the hold period, on every replica. */
-  async holdBack(appId: string): Promise<number> {
+  /**
+   * The platform itself answered 1010009: hold this app back for the hold period, on every replica.
+   * Returns the refusal that the caller answers with.
+   */
+  async holdBack(appId: string): Promise<Extract<QuotaDecision, { allowed: false }>> {
     const holdMs = this.opts.holdMs;
     this.block(appId, Date.now() + holdMs, 'hold');
     if (this.redis && this.lostAt === null) {
       try {
         await this.redis.set(this.key('hold', appId), '1', 'PX', holdMs);
       } catch (err) {
-        this.markLost(err);
+        this.confirmLost(err);
       }
     }
-    return holdMs;
+    return this.refusal(appId, 'hold', holdMs) as Extract<QuotaDecision, { allowed: false }>;
   }
 
   /**
@@ -380,10 +388,19 @@ export class QuotaLimiter {
       const now = Date.now();
       const fresh = (await redis.set(epochKey, String(now), 'NX')) === 'OK';
       const createdAt = fresh ? now : Number(await redis.get(epochKey));
-      if (this.everConnected && Number.isFinite(createdAt) && now - createdAt < settleMs) {
-        this.settleUntil = createdAt + settleMs;
-        this.opts.logger.warn('redis came back empty: quota log restored from this replica, settling');
-        setTimeout(() => void this.recover(), this.settleUntil - now + 10).unref();
+      let until = 0;
+      if (this.everConnected && Number.isFinite(createdAt) && now - createdAt < settleMs) until = createdAt + settleMs;
+      // After an outage longer than a window, replicas have admitted calls on their own (their shares)
+      // that Redis has not seen, even if it kept its data: the same wait lets every replica write them back.
+      const lostAt = this.lostAt;
+      if (lostAt !== null && now - lostAt >= this.opts.windowMs && this.settledFor !== lostAt) {
+        this.settledFor = lostAt;
+        until = Math.max(until, now + settleMs);
+      }
+      if (until > now) {
+        this.settleUntil = until;
+        this.opts.logger.warn('redis is back: quota log restored from this replica, settling before trusting it');
+        setTimeout(() => void this.recover(), until - now + 10).unref();
         return;
       }
       this.everConnected = true;

@@ -202,7 +202,7 @@ export class TokenManager {
         this.o.metrics.tokenEvents.inc({ app: appId, event: 'refresh' });
         return this.stored(appId, grant);
       } catch (err) {
-        if (!(err instanceof PlatformError) || err.kind !== 'code' || err.platformCode === '1010009') throw this.fail(appId, err);
+        if (!(err instanceof PlatformError) || err.kind !== 'code' || err.platformCode === '1010009') throw await this.fail(appId, err);
         this.o.logger.info({ app: appId, platformCode: err.platformCode }, 'token refresh refused; logging in');
       }
     }
@@ -248,13 +248,14 @@ export class TokenManager {
         retryAfter: Math.ceil((until - Date.now()) / 1000),
       });
     }
-    return this.fail(appId, err);
+    return await this.fail(appId, err);
   }
 
-  private fail(appId: string, err: unknown): GatewayError {
+  private async fail(appId: string, err: unknown): Promise<GatewayError> {
     if (err instanceof GatewayError) return err;
     if (err instanceof PlatformError) {
-      if (err.platformCode === '1010009') void this.o.limiter.holdBack(appId);
+      // The login itself was throttled: the same hold-back and the same answer as for any call.
+      if (err.platformCode === '1010009') return refusalError(await this.o.limiter.holdBack(appId));
       return toGatewayError(err);
     }
     return new GatewayError('INTERNAL', { cause: err });

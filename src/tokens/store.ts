@@ -61,7 +61,8 @@ export class RedisTokenStore implements TokenStore {
     redis: Redis,
     subscriber: Redis,
     private readonly prefix: string,
-    private readonly encryptionKey: Buffer | null,
+    /** The first seals; each is tried to open (key rotation). */
+    private readonly encryptionKeys: readonly Buffer[],
   ) {
     this.redis = redis as ScriptRedis;
     this.redis.defineCommand('iotbffTokenCad', { numberOfKeys: 1, lua: CAD_LUA });
@@ -82,20 +83,28 @@ export class RedisTokenStore implements TokenStore {
   }
 
   private seal(text: string): string {
-    if (!this.encryptionKey) return text;
+    const key = this.encryptionKeys[0];
+    if (!key) return text;
     const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.encryptionKey, iv);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
     const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
     return `v1.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')}`;
   }
 
   private open(stored: string): string {
-    if (!this.encryptionKey) return stored;
+    if (this.encryptionKeys.length === 0) return stored;
     if (!stored.startsWith('v1.')) throw new Error('token at rest is not sealed');
     const raw = Buffer.from(stored.slice(3), 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.encryptionKey, raw.subarray(0, 12));
-    decipher.setAuthTag(raw.subarray(12, 28));
-    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    for (const key of this.encryptionKeys) {
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+        decipher.setAuthTag(raw.subarray(12, 28));
+        return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+      } catch {
+        // sealed with another key: try the next one
+      }
+    }
+    throw new Error('token at rest sealed with an unknown key');
   }
 
   async get(appId: string): Promise<StoredToken | null> {
