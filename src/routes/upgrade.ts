@@ -217,6 +217,25 @@ const TASK_CODES = [
   ...['123025', '123026', '123028', '123032', '123033', '123034'],
 ];
 
+/** The two create routes differ only in the kind of upgrade: same body, answer and error table (§3.4–3.5). */
+function createTaskRoute(kind: 'software' | 'firmware'): RouteSpec {
+  const Kind = kind === 'software' ? 'Software' : 'Firmware';
+  return {
+    id: `create${Kind}UpgradeTask`,
+    summary: `Create a ${kind} upgrade task`,
+    family: FAMILY,
+    method: 'POST',
+    path: `/upgrade-tasks/${kind}`,
+    platform: { method: 'POST', path: `${PLATFORM}/operations/${kind}Upgrade` },
+    body: upgradeTaskBody,
+    successStatus: 201,
+    response: createdTask,
+    shapeResponse: operationIdOnly,
+    idempotencyKey: true,
+    platformErrorCodes: TASK_CODES,
+  };
+}
+
 // Error tables for the task queries were not retrieved (platform-api.md §3.6–3.8); they are assumed to
 // follow the package APIs'.
 export const upgradeRoutes: readonly RouteSpec[] = Object.freeze([
@@ -251,34 +270,8 @@ export const upgradeRoutes: readonly RouteSpec[] = Object.freeze([
     successStatus: 204,
     platformErrorCodes: ['120015', '123002'],
   },
-  {
-    id: 'createSoftwareUpgradeTask',
-    summary: 'Create a software upgrade task',
-    family: FAMILY,
-    method: 'POST',
-    path: '/upgrade-tasks/software',
-    platform: { method: 'POST', path: `${PLATFORM}/operations/softwareUpgrade` },
-    body: upgradeTaskBody,
-    successStatus: 201,
-    response: createdTask,
-    shapeResponse: operationIdOnly,
-    idempotencyKey: true,
-    platformErrorCodes: TASK_CODES,
-  },
-  {
-    id: 'createFirmwareUpgradeTask',
-    summary: 'Create a firmware upgrade task',
-    family: FAMILY,
-    method: 'POST',
-    path: '/upgrade-tasks/firmware',
-    platform: { method: 'POST', path: `${PLATFORM}/operations/firmwareUpgrade` },
-    body: upgradeTaskBody,
-    successStatus: 201,
-    response: createdTask,
-    shapeResponse: operationIdOnly,
-    idempotencyKey: true,
-    platformErrorCodes: TASK_CODES,
-  },
+  createTaskRoute('software'),
+  createTaskRoute('firmware'),
   {
     id: 'listUpgradeTasks',
     summary: 'Query the upgrade task list',
