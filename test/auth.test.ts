@@ -6,14 +6,11 @@ import { loadConfig } from '../src/config.js';
 import {
   KEYS,
   assertEnvelope,
-  gatewayEnv,
-  startGateway,
-  startRedis,
-  startTestSimulator,
   type TestGateway,
   type TestRedis,
   type TestSimulator,
   closeAll,
+  startStack,
 } from './helpers/fixtures.js';
 
 describe('auth', () => {
@@ -22,9 +19,7 @@ describe('auth', () => {
   let gw: TestGateway;
 
   before(async () => {
-    redis = await startRedis();
-    sim = await startTestSimulator();
-    gw = await startGateway(gatewayEnv(sim.url, redis.url));
+    ({ redis, sim, gw } = await startStack());
   });
   after(() => closeAll(gw, sim, redis));
   beforeEach(() => sim.reset());

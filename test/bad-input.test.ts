@@ -3,16 +3,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
   KEYS,
-  gatewayEnv,
-  startGateway,
-  startRedis,
-  startTestSimulator,
   type TestGateway,
   type TestRedis,
   type TestSimulator,
   assertEnvelope,
   closeAll,
-  appsWithRate,
+  startStack,
 } from './helpers/fixtures.js';
 
 const SW = '/v1/apps/app-a/upgrade-tasks/software';
@@ -56,10 +52,7 @@ describe('bad input', () => {
   let gw: TestGateway;
 
   before(async () => {
-    redis = await startRedis();
-    sim = await startTestSimulator({ ratePerMinute: 100_000 });
-    const apps = appsWithRate(100_000);
-    gw = await startGateway(gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: apps }));
+    ({ redis, sim, gw } = await startStack({ rate: 100_000 }));
     // A token in hand, so that "no platform call" below means no call at all.
     assert.equal((await send(gw.url, 'GET', '/v1/apps/app-a/packages')).status, 200);
   });

@@ -7,12 +7,11 @@ import {
   assertEnvelope,
   gatewayEnv,
   startGateway,
-  startRedis,
-  startTestSimulator,
   type TestGateway,
   type TestRedis,
   type TestSimulator,
   closeAll,
+  startStack,
 } from './helpers/fixtures.js';
 
 const validTask = { fileId: 'sw-pkg-0001', targets: { devices: ['dev-1'] } };
@@ -23,9 +22,7 @@ describe('error envelope', () => {
   let gw: TestGateway;
 
   before(async () => {
-    redis = await startRedis();
-    sim = await startTestSimulator();
-    gw = await startGateway(gatewayEnv(sim.url, redis.url, { BODY_LIMIT: '2kb' }));
+    ({ redis, sim, gw } = await startStack({ env: { BODY_LIMIT: '2kb' } }));
   });
   after(() => closeAll(gw, sim, redis));
   beforeEach(() => sim.reset());

@@ -5,14 +5,10 @@ import fc from 'fast-check';
 import { SAFE_ID } from '../src/config.js';
 import {
   KEYS,
-  gatewayEnv,
-  startGateway,
-  startRedis,
-  startTestSimulator,
   type TestGateway,
   type TestRedis,
   type TestSimulator,
-  appsWithRate,
+  startStack,
 } from './helpers/fixtures.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -331,10 +327,7 @@ describe('fuzz: garbage at every route', () => {
   let gw: TestGateway;
 
   before(async () => {
-    redis = await startRedis();
-    sim = await startTestSimulator({ ratePerMinute: 1_000_000 });
-    const apps = appsWithRate(1_000_000);
-    gw = await startGateway(gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: apps, LOG_LEVEL: 'warn' }));
+    ({ redis, sim, gw } = await startStack({ rate: 1_000_000, env: { LOG_LEVEL: 'warn' } }));
     // A token in hand first, so that a forwarded request costs exactly its own call.
     assert.equal((await send(gw.url, { method: 'GET', path: '/v1/apps/app-a/packages', headers: { 'x-api-key': KEYS.all }, body: undefined, maybeValid: true })).status, 200);
     assert.equal((await send(gw.url, { method: 'GET', path: '/v1/apps/app-b/packages', headers: { 'x-api-key': KEYS.all }, body: undefined, maybeValid: true })).status, 200);

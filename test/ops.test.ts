@@ -3,15 +3,12 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import {
   KEYS,
-  gatewayEnv,
-  startGateway,
-  startRedis,
-  startTestSimulator,
   waitFor,
   type TestGateway,
   type TestRedis,
   type TestSimulator,
   closeAll,
+  startStack,
 } from './helpers/fixtures.js';
 
 describe('operations endpoints', () => {
@@ -20,9 +17,7 @@ describe('operations endpoints', () => {
   let gw: TestGateway;
 
   before(async () => {
-    redis = await startRedis({ own: true });
-    sim = await startTestSimulator();
-    gw = await startGateway(gatewayEnv(sim.url, redis.url));
+    ({ redis, sim, gw } = await startStack({ ownRedis: true }));
   });
   after(() => closeAll(gw, sim, redis));
 

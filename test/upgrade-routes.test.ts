@@ -6,16 +6,12 @@ import { validationCases, validOnes } from './validation-cases.js';
 import {
   KEYS,
   LOGIN_ROUTE,
-  gatewayEnv,
-  startGateway,
-  startRedis,
-  startTestSimulator,
   type SimCall,
   type TestGateway,
   type TestRedis,
   type TestSimulator,
   closeAll,
-  appsWithRate,
+  startStack,
 } from './helpers/fixtures.js';
 
 const P = '/iodm/northbound/v1.5.0';
@@ -35,10 +31,7 @@ describe('device-upgrade routes', () => {
   let gw: TestGateway;
 
   before(async () => {
-    redis = await startRedis();
-    sim = await startTestSimulator({ ratePerMinute: 100_000 });
-    const apps = appsWithRate(100_000);
-    gw = await startGateway(gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: apps }));
+    ({ redis, sim, gw } = await startStack({ rate: 100_000 }));
   });
   after(() => closeAll(gw, sim, redis));
 

@@ -349,3 +349,23 @@ export function maxInAnyWindow(log: SimCall[], app: string, windowMs: number): n
 export async function closeAll(...parts: Array<{ close(): Promise<void> } | undefined>): Promise<void> {
   for (const p of parts) await p?.close();
 }
+
+export interface Stack {
+  redis: TestRedis;
+  sim: TestSimulator;
+  gw: TestGateway;
+}
+
+/**
+ * Redis, the simulator and one gateway on them: what most suites start with. `rate` raises both the
+ * apps' `ratePerMinute` and the simulator's limit, for suites that are not about the quota.
+ */
+export async function startStack(
+  opts: { ownRedis?: boolean; rate?: number; env?: Record<string, string> } = {},
+): Promise<Stack> {
+  const redis = await startRedis({ own: opts.ownRedis ?? false });
+  const sim = await startTestSimulator(opts.rate ? { ratePerMinute: opts.rate } : {});
+  const env = { ...(opts.rate ? { PLATFORM_APPS: appsWithRate(opts.rate) } : {}), ...opts.env };
+  const gw = await startGateway(gatewayEnv(sim.url, redis.url, env));
+  return { redis, sim, gw };
+}
