@@ -245,23 +245,33 @@ describe('tokens', () => {
     }
   });
 
-  it('never writes the secret, the tokens or the API key in its logs', async function () {
+  it('never writes the secret, the tokens or the API key in its logs, metrics, error bodies or /readyz', async function () {
     this.timeout(20_000);
     await sim.control('config', { expiresIn: 2 });
     const gw = await startGateway(gatewayEnv(sim.url, redis.url, { PLATFORM_APPS: highQuota, LOG_LEVEL: 'trace' }));
     try {
-      // A full scenario: login, calls, refresh, revocation and retry, a platform error, an auth failure.
-      for (let i = 0; i < 5; i++) assert.equal((await list(gw.url)).status, 200);
+      // A full scenario: login, calls, refresh, revocation and retry, platform errors, an auth failure.
+      const answers: string[] = [];
+      const keep = (r: request.Response) => {
+        answers.push(JSON.stringify(r.headers) + r.text);
+        return r;
+      };
+      for (let i = 0; i < 5; i++) assert.equal(keep(await list(gw.url)).status, 200);
       await sleep(1200);
-      await list(gw.url);
+      keep(await list(gw.url));
       await sim.control('revoke', { appId: 'app-a' });
-      await list(gw.url);
-      await request(gw.url).get('/v1/apps/app-a/packages/nope').set('X-Api-Key', KEYS.all);
-      await request(gw.url).get('/v1/apps/app-a/packages').set('X-Api-Key', `${KEYS.all}x`);
-      await request(gw.url)
-        .post('/v1/apps/app-a/upgrade-tasks/software')
-        .set('X-Api-Key', KEYS.all)
-        .send({ fileId: 'sw-pkg-0001', targets: { devices: ['d1'] } });
+      keep(await list(gw.url));
+      keep(await request(gw.url).get('/v1/apps/app-a/packages/nope').set('X-Api-Key', KEYS.all));
+      keep(await request(gw.url).get('/v1/apps/app-a/packages').set('X-Api-Key', `${KEYS.all}x`));
+      await sim.control('faults', { count: 2, path: '/category', status: 403, errorCode: '1010005' });
+      keep(await list(gw.url)); // 502 UPSTREAM_AUTH_FAILED
+      keep(
+        await request(gw.url)
+          .post('/v1/apps/app-a/upgrade-tasks/software')
+          .set('X-Api-Key', KEYS.all)
+          .send({ fileId: 'sw-pkg-0001', targets: { devices: ['d1'] } }),
+      );
+      keep(await request(gw.url).get('/readyz'));
       const calls = await sim.calls();
       const tokens = new Set<string>();
       for (const c of calls.log) {
@@ -277,6 +287,8 @@ describe('tokens', () => {
       for (const s of secrets) assert.ok(!output.includes(s), `a secret or token appears in the logs: ${s.slice(0, 4)}…`);
       const metrics = await request(gw.url).get('/metrics');
       for (const s of secrets) assert.ok(!metrics.text.includes(s), 'a secret appears in /metrics');
+      assert.ok(answers.some((a) => a.includes('UPSTREAM_AUTH_FAILED')), 'the scenario had platform errors');
+      for (const s of secrets) assert.ok(!answers.join('\n').includes(s), 'a secret appears in an answer');
     } finally {
       await gw.close();
     }
