@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import {
   KEYS,
+  spawnGateway,
   assertEnvelope,
   LOGIN_ROUTE,
   TEST_APPS,
@@ -265,6 +266,46 @@ describe('quota', () => {
       stop = true;
       await stream.catch(() => undefined);
       for (const g of gws) await g.close();
+      await sim.control('config', { ratePerMinute: 100, windowMs: 60_000 });
+    }
+  });
+
+  it('Redis back with its data after an outage longer than a window: replicas settle before trusting it (review finding)', async function () {
+    this.timeout(40_000);
+    const W = 4000;
+    const own = await startRedis({ own: true, persist: true });
+    const apps = JSON.stringify([{ ...TEST_APPS[0], ratePerMinute: 10 }, TEST_APPS[1]]);
+    await sim.control('config', { ratePerMinute: 10, windowMs: W });
+    const env = gatewayEnv(sim.url, own.url, { PLATFORM_APPS: apps, QUOTA_WINDOW_MS: String(W), GATEWAY_REPLICAS: '2' });
+    const a = await startGateway(env);
+    const b = await spawnGateway(env);
+    try {
+      assert.equal((await list(a.url)).status, 200);
+      assert.equal((await list(b.url)).status, 200);
+      await own.stop();
+      await sleep(W + 300); // past the blind window: each replica may use its share (5)
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await list(a.url)).status, 200);
+        assert.equal((await list(b.url)).status, 200);
+      }
+      // B is frozen while Redis comes back, so that its local calls reach Redis only later.
+      b.proc.kill('SIGSTOP');
+      await own.start();
+      await waitFor(async () => (await request(a.url).get('/readyz')).status === 200, 5000, 'A to reach Redis again');
+      await sleep(100); // A has written its own calls back
+      const burst = await Promise.all(Array.from({ length: 5 }, () => list(a.url)));
+      b.proc.kill('SIGCONT');
+      await sleep(2500);
+      const { log } = await sim.calls();
+      assert.ok(maxInAnyWindow(log, 'app-a', W) <= 10, `saw ${maxInAnyWindow(log, 'app-a', W)} calls in one window`);
+      assert.ok(!log.some((x) => x.errorCode === '1010009'), 'the platform had to throttle us');
+      assert.deepEqual(burst.filter((r) => r.status === 200).length, 0);
+    } finally {
+      b.proc.kill('SIGCONT');
+      b.kill('SIGKILL');
+      await b.exited;
+      await a.close();
+      await own.close();
       await sim.control('config', { ratePerMinute: 100, windowMs: 60_000 });
     }
   });

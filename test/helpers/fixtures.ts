@@ -69,7 +69,7 @@ export interface TestRedis {
   /** Whether stop/start work (false when REDIS_URL points at a server we do not own). */
   owned: boolean;
   stop(): Promise<void>;
-  /** Starts again on the same port, empty (no persistence). */
+  /** Starts again on the same port: empty, unless started with `persist`. */
   start(): Promise<void>;
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -79,7 +79,7 @@ export interface TestRedis {
  * `REDIS_URL` when set (and `own` is false); otherwise a redis-server of our own on a free port,
  * which tests may stop and restart.
  */
-export async function startRedis(opts: { own?: boolean } = {}): Promise<TestRedis> {
+export async function startRedis(opts: { own?: boolean; persist?: boolean } = {}): Promise<TestRedis> {
   if (process.env.REDIS_URL && !opts.own) {
     const client = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 1 });
     return {
@@ -99,8 +99,11 @@ export async function startRedis(opts: { own?: boolean } = {}): Promise<TestRedi
   const url = `redis://127.0.0.1:${port}`;
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
   client.on('error', () => undefined);
+  // With `persist`, every write is fsync'ed to an append-only file, so that a restart (even after SIGKILL) keeps the data.
+  const dir = opts.persist ? mkdtempSync(path.join(os.tmpdir(), 'iotbff-redis-')) : undefined;
+  const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no'];
   const start = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
       stdio: 'ignore',
     });
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
