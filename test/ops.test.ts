@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import {
   KEYS,
+  gatewayEnv,
+  startGateway,
   waitFor,
   type TestGateway,
   type TestRedis,
@@ -61,6 +63,17 @@ describe('operations endpoints', () => {
     assert.match(res.text, /iotbff_platform_calls_total\{app="app-a",kind="login",outcome="ok"\} 1/);
     assert.ok(!res.text.includes(KEYS.all));
     assert.ok(!res.text.includes('secret-of-app-a'));
+  });
+
+  it('REDIS_URL=memory: says at start that it must run as one replica, and serves without Redis', async () => {
+    const solo = await startGateway(gatewayEnv(sim.url, 'memory'));
+    try {
+      assert.ok(solo.logs.some((l) => /in-process store; run ONE replica only/.test(l)));
+      assert.deepEqual((await request(solo.url).get('/readyz')).body, { status: 'ready' });
+      assert.equal((await request(solo.url).get('/v1/apps/app-b/packages').set('X-Api-Key', KEYS.all)).status, 200);
+    } finally {
+      await solo.close();
+    }
   });
 
   it('sets helmet headers and no x-powered-by or etag', async () => {

@@ -75,11 +75,6 @@ function assemble(opts: SimulatorOptions): Assembled {
   return { app, lifecycle };
 }
 
-/** The bare express app, for in-process use (e.g. supertest without a listening server). */
-export function createSimulatorApp(opts: SimulatorOptions = {}): Express {
-  return assemble(opts).app;
-}
-
 export async function startSimulator(
   opts: SimulatorOptions & { port?: number; host?: string } = {},
 ): Promise<RunningSimulator> {
