@@ -17,16 +17,18 @@ import { QuotaLimiter } from './quota/limiter.js';
 import { connectWithin, createRedis, isReady } from './redis.js';
 import { buildOpenApi } from './routes/openapi.js';
 import { buildV1Router } from './routes/router.js';
+import { FAMILIES } from './families/index.js';
+import { routesOf } from './families/registry.js';
 import type { RouteSpec } from './routes/types.js';
-import { upgradeRoutes } from './routes/upgrade.js';
+import { PLATFORM_CODES } from './platform/codes.js';
 import { TokenManager } from './tokens/manager.js';
 import { MemoryTokenStore, RedisTokenStore, type TokenStore } from './tokens/store.js';
 
-/** Every platform API the gateway serves; a new family is a new list of descriptions here. */
-export const ROUTES: readonly RouteSpec[] = [...upgradeRoutes];
 
 export interface Gateway {
   app: Express;
+  /** Every route served, from the registered families. */
+  routes: readonly RouteSpec[];
   config: Config;
   metrics: Metrics;
   limiter: QuotaLimiter;
@@ -39,6 +41,8 @@ export interface Gateway {
 }
 
 export function createGateway(config: Config, logger: Logger): Gateway {
+  // First, before any connection: a broken route description stops the start with one line (RouteDescriptionError).
+  const routes = routesOf(FAMILIES, (code) => Object.hasOwn(PLATFORM_CODES, code));
   const replicaId = randomUUID().slice(0, 8);
   const metrics = createMetrics();
   let redis: Redis | null = null;
@@ -98,6 +102,8 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     return reasons;
   };
 
+  // Built once: a description it cannot render fails the start, not the first GET.
+  const openapi = buildOpenApi(routes, FAMILIES, { title: 'iot-bff', version: '1' });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -108,15 +114,16 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     buildOpsRouter({
       metrics,
       readiness,
-      openapi: () => buildOpenApi(ROUTES, { title: 'iot-bff', version: '1' }),
+      openapi: () => openapi,
     }),
   );
-  app.use('/v1', buildV1Router({ config, specs: ROUTES, forwarder, idempotency }));
+  app.use('/v1', buildV1Router({ config, specs: routes, forwarder, idempotency }));
   app.use(notFound);
   app.use(errorHandler());
 
   return {
     app,
+    routes,
     config,
     metrics,
     limiter,

@@ -6,15 +6,17 @@ import Joi from 'joi';
 import { SAFE_ID } from '../src/config.js';
 import { CATALOG, GatewayError, toEnvelope, type ErrorCode } from '../src/errors.js';
 import { mapPlatformCode, PLATFORM_CODES } from '../src/platform/codes.js';
-import { buildOpenApi, joiToJsonSchema, type JsonSchema } from '../src/routes/openapi.js';
-import { upgradeRoutes } from '../src/routes/upgrade.js';
+import { joiToJsonSchema, type JsonSchema } from '../src/routes/joi-schema.js';
+import { buildOpenApi } from '../src/routes/openapi.js';
+import { FAMILIES } from '../src/families/index.js';
+import { UPGRADE_ROUTES as upgradeRoutes } from './helpers/fixtures.js';
 import { validateRequest } from '../src/routes/validate.js';
 import { validationCases, validOnes } from './validation-cases.js';
 
 // The generated document is plain JSON, walked freely here.
 type Doc = any;
 
-const doc: Doc = buildOpenApi(upgradeRoutes, { title: 'iot-bff', version: '1.2.3' });
+const doc: Doc = buildOpenApi(upgradeRoutes, FAMILIES, { title: 'iot-bff', version: '1.2.3' });
 
 /** The contract's table (gateway-contract.md §3), written out independently of the route descriptions. */
 const CONTRACT = [

@@ -1,6 +1,25 @@
 // Every platform error code the gateway knows, mapped to its catalog with our own message (table: docs/platform-codes.md).
 import { CATALOG, type ErrorCode } from '../errors.js';
 
+/** What a platform code says happened; the gateway's answer follows from it. */
+export type CodeMeaning =
+  | 'credentials-refused'
+  | 'token-invalid'
+  | 'throttled'
+  | 'not-found'
+  | 'conflict'
+  | 'invalid-input'
+  | 'platform-failure';
+
+export interface PlatformCodeInfo {
+  readonly meaning: CodeMeaning;
+  /** Public, in our words: the platform's `error_desc` is sometimes wrong or misleading, so it is never relayed. */
+  readonly message: string;
+  readonly retryable?: boolean;
+}
+
+export type PlatformCodeTable = Readonly<Record<string, PlatformCodeInfo>>;
+
 export interface PlatformCodeEntry {
   code: ErrorCode;
   /** Public, in our words: the platform's `error_desc` is sometimes wrong or misleading, so it is never relayed. */

@@ -9,12 +9,20 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createGateway, type Gateway } from '../../src/app.js';
+import { FAMILIES } from '../../src/families/index.js';
+import { routesOf } from '../../src/families/registry.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { closeGracefully, createServer } from '../../src/server.js';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/server.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Every route the gateway serves, as the registry builds them. */
+export const ROUTES = routesOf(FAMILIES);
+
+/** The device-upgrade family's routes (the first family; many tests pin its behaviour). */
+export const UPGRADE_ROUTES = ROUTES.filter((r) => r.family === 'device-upgrade');
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
