@@ -216,6 +216,12 @@ export interface TestSentinelSet {
   primary(): Promise<HostPort>;
   /** SIGKILLs the current primary; returns its address. */
   killPrimary(): Promise<HostPort>;
+  /**
+   * SIGSTOPs the current primary: its connections stay open but nothing answers, as with a hung VM
+   * or a partition (the case a close-driven reconnect never notices). Returns its address and a
+   * function that resumes it (SIGCONT). stop() kills it either way.
+   */
+  freezePrimary(): Promise<{ node: HostPort; resume(): void }>;
   /** Waits until the sentinels name a primary other than `old` and that node says role:master. */
   waitForPromotion(old: HostPort, ms?: number): Promise<HostPort>;
   /** Starts a killed data node again with its original command line (empty, as after a crash without persistence). */
@@ -320,6 +326,13 @@ export async function startSentinelSet(opts: { name?: string; readyWithinMs?: nu
       const p = await primary();
       await killRedis(dataNode(p));
       return p;
+    },
+    async freezePrimary() {
+      const p = await primary();
+      const proc = dataNode(p).proc;
+      if (!proc) throw new Error(`${hostPort(p)} is not running`);
+      proc.kill('SIGSTOP');
+      return { node: p, resume: () => void proc.kill('SIGCONT') };
     },
     async waitForPromotion(old, ms = 15_000) {
       return poll(`a replica promoted in place of ${hostPort(old)}`, ms, async () => {
