@@ -24,10 +24,19 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // 'exit' handlers must be synchronous: kill() is, and SIGKILL needs no cooperation from the child.
-  process.on('exit', () => {
+  const killAll = () => {
     for (const p of running) p.kill('SIGKILL');
-  });
+  };
+  // 'exit' handlers must be synchronous: kill() is, and SIGKILL needs no cooperation from the child.
+  process.on('exit', killAll);
+  // A SIGTERM or SIGINT (CI's timeout, Ctrl-C) ends node without 'exit': kill the servers, then die
+  // of the same signal as we would have without this handler.
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      killAll();
+      process.kill(process.pid, sig);
+    });
+  }
 }
 
 interface RedisProc {
