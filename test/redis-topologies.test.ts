@@ -31,6 +31,19 @@ function open(topology: RedisTopology, name: string): { client: RedisClient; log
   return { client, logs };
 }
 
+/** `p`, or a rejection after `ms`: for the calls that have no deadline of their own (a cluster's subscribe). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function close(client: RedisClient | undefined): Promise<void> {
   if (!client) return;
   // quit() waits for an answer; a test that broke the topology must not wait on it.
@@ -142,7 +155,7 @@ describe('Redis Cluster, 3 primaries, through createRedisClient', function () {
     sub.on('message', (ch: string, msg: string) => {
       if (ch === channel) got.push(msg);
     });
-    await sub.subscribe(channel);
+    await within(sub.subscribe(channel), 2000, 'subscribe');
     const apps = await Promise.all(cluster!.nodes.map((n) => nameOn('pub', n.port)));
     for (const app of apps) {
       const key = `iotbff:token:{${app}}`;
@@ -152,6 +165,72 @@ describe('Redis Cluster, 3 primaries, through createRedisClient', function () {
     // Published on all three primaries; the subscriber listens on one of them: the bus carries the rest.
     await waitFor(() => got.length === apps.length, 3000, 'every publish delivered');
     assert.deepEqual([...got].sort(), [...apps].sort());
+  });
+});
+
+describe('Redis Cluster: the primary under the subscriber lost', function () {
+  this.timeout(30_000);
+  let cluster: TestCluster | undefined;
+  let client: RedisClient | undefined;
+  let sub: RedisClient | undefined;
+  after(async () => {
+    await close(sub);
+    await close(client);
+    await cluster?.stop();
+  });
+
+  it('moves the classic subscription to a live primary within 10 s; the other slots keep answering', async () => {
+    cluster = await startCluster();
+    client = open({ kind: 'cluster', nodes: cluster.nodes }, 'iot-bff:test').client;
+    sub = open({ kind: 'cluster', nodes: cluster.nodes }, 'iot-bff:test:sub').client;
+    assert.equal(await connectClientWithin(client, 5000), true);
+    assert.equal(await connectClientWithin(sub, 5000), true);
+    const channel = 'iotbff:token-events';
+    const got: string[] = [];
+    sub.on('message', (ch: string, msg: string) => {
+      if (ch === channel) got.push(msg);
+    });
+    await within(sub.subscribe(channel), 2000, 'subscribe');
+    // The node ioredis chose for its subscriber connection (named after ours).
+    let under: HostPort | undefined;
+    for (const n of cluster.nodes) {
+      if (String(await ask(n, 'CLIENT', 'LIST')).includes('ioredis-cluster(subscriber):iot-bff:test:sub')) under = n;
+    }
+    assert.ok(under, 'subscriber connection found');
+    const live = cluster.nodes.filter((n) => n.port !== under!.port);
+    // Chosen before the kill: keyless commands (CLUSTER KEYSLOT) may be sent to the dead node afterwards.
+    const keysOnLive: string[] = [];
+    for (const n of live) {
+      for (let k = 0; ; k++) {
+        const slot = Number(await ask(n, 'CLUSTER', 'KEYSLOT', `{s${k}}`));
+        const owner = ((await ask(n, 'CLUSTER', 'SLOTS')) as [number, number, [string, number]][]).find(
+          ([from, to]) => slot >= from && slot <= to,
+        );
+        if (owner?.[2][1] === n.port) {
+          keysOnLive.push(`{s${k}}`);
+          break;
+        }
+      }
+    }
+    await cluster.kill(under);
+
+    const lostAt = Date.now();
+    let i = 0;
+    await waitFor(
+      async () => {
+        // Published straight to a live primary: this is about the subscriber, not the publisher.
+        await ask(live[i++ % live.length] as HostPort, 'PUBLISH', channel, `m${i}`);
+        return got.length > 0;
+      },
+      10_000,
+      'a message after the subscriber node died',
+    );
+    assert.ok(Date.now() - lostAt < 10_000, `delivered again after ${Date.now() - lostAt} ms`);
+
+    // Keys on the surviving primaries are still served (the lost slots are not: no replica in this test).
+    for (const key of keysOnLive) {
+      await waitFor(() => client!.set(key, 'v').then(() => true, () => false), 5000, `a write of ${key}`);
+    }
   });
 });
 

@@ -140,6 +140,8 @@ const EPHEMERAL = ['--bind', HOST, '--save', '', '--appendonly', 'no', '--protec
 export interface TestCluster {
   /** The primaries, in the order of their slot ranges (node 0 holds slot 0): the factory's `cluster` nodes. */
   nodes: HostPort[];
+  /** SIGKILLs one primary (its slots stay unserved: no replicas here). */
+  kill(node: HostPort): Promise<void>;
   /** Kills every node and removes the temp dir. */
   stop(): Promise<void>;
 }
@@ -209,7 +211,15 @@ export async function startCluster(opts: { primaries?: number; readyWithinMs?: n
     await stop();
     throw err;
   }
-  return { nodes: nodes.map((node) => addr(node.port)), stop };
+  return {
+    nodes: nodes.map((node) => addr(node.port)),
+    async kill(a) {
+      const node = nodes.find((x) => x.port === a.port);
+      if (!node) throw new Error(`${hostPort(a)} is not a node of this cluster`);
+      await killRedis(node);
+    },
+    stop,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
