@@ -3,8 +3,15 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { Cluster } from 'ioredis';
 import { createLogger } from '../src/logger.js';
-import { connectClientWithin, createRedisClient, describeRedis, type RedisClient, type RedisTopology } from '../src/redis.js';
-import { waitFor } from './helpers/fixtures.js';
+import {
+  connectClientWithin,
+  createRedisClient,
+  describeRedis,
+  parseHostPorts,
+  type RedisClient,
+  type RedisTopology,
+} from '../src/redis.js';
+import { startRedis, waitFor } from './helpers/fixtures.js';
 import {
   ask,
   hostPort,
@@ -60,6 +67,38 @@ type Scripted = RedisClient & { topoTake(log: string, hold: string, score: numbe
 
 const quotaKey = (app: string) => `iotbff:quota:{${app}}`;
 const holdKey = (app: string) => `iotbff:quota-hold:{${app}}`;
+
+describe('REDIS_SENTINELS / REDIS_CLUSTER_NODES parsing', () => {
+  it('reads host:port lists, IPv6 in brackets, spaces around commas', () => {
+    assert.deepEqual(parseHostPorts('10.0.0.1:26379, redis-b:26380,[::1]:7000', 'REDIS_SENTINELS'), [
+      { host: '10.0.0.1', port: 26379 },
+      { host: 'redis-b', port: 26380 },
+      { host: '::1', port: 7000 },
+    ]);
+  });
+  it('names the setting and the bad entry', () => {
+    assert.throws(() => parseHostPorts('', 'REDIS_SENTINELS'), /REDIS_SENTINELS: expected host:port/);
+    assert.throws(() => parseHostPorts('a:1,b', 'REDIS_CLUSTER_NODES'), /REDIS_CLUSTER_NODES: "b" is not host:port/);
+    assert.throws(() => parseHostPorts('a:0', 'X'), /"a:0"/);
+    assert.throws(() => parseHostPorts('a:65536', 'X'), /"a:65536"/);
+    assert.throws(() => parseHostPorts('::1:7000', 'X'), /"::1:7000"/);
+  });
+});
+
+describe('a single server through createRedisClient', () => {
+  it('is createRedis as before, and describeRedis names the server once connected', async () => {
+    const redis = await startRedis({ own: true });
+    const { client } = open({ kind: 'single', url: redis.url }, 'iot-bff:test');
+    try {
+      assert.deepEqual(describeRedis(client), { topology: 'single', primary: null });
+      assert.equal(await connectClientWithin(client, 3000), true);
+      assert.deepEqual(describeRedis(client), { topology: 'single', primary: new URL(redis.url).host });
+    } finally {
+      await close(client);
+      await redis.close();
+    }
+  });
+});
 
 describe('Redis Cluster, 3 primaries, through createRedisClient', function () {
   this.timeout(30_000);
