@@ -173,6 +173,9 @@ export function createRedisClient(opts: RedisClientOptions): RedisClient {
       // the data nodes are not the sentinels' (sentinelPassword is a separate setting if ever needed).
       enableTLSForSentinelMode: false,
     });
+    // quit() ends the data connection but not the detector's subscriptions on the sentinels (ioredis
+    // only closes those in disconnect()): they would keep the process alive after a graceful close.
+    client.on('end', () => client.disconnect());
   } else {
     client = new Cluster(t.nodes, {
       lazyConnect: true,

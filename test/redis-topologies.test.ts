@@ -353,6 +353,25 @@ describe('Redis Sentinel (primary, replica, three sentinels) through createRedis
     });
   });
 
+  describe('a graceful close', () => {
+    let set: TestSentinelSet | undefined;
+    after(async () => set?.stop());
+
+    it("quit() also closes the failover detector's subscriptions on the sentinels (they would keep the process alive)", async () => {
+      set = await startSentinelSet();
+      const { client } = open({ kind: 'sentinel', sentinels: set.sentinels, name: set.name }, 'iot-bff:test');
+      const subscribed = async () => {
+        let n = 0;
+        for (const s of set!.sentinels) n += (String(await ask(s, 'CLIENT', 'LIST')).match(/ cmd=subscribe /g) ?? []).length;
+        return n;
+      };
+      assert.equal(await connectClientWithin(client, 5000), true);
+      await waitFor(async () => (await subscribed()) === 3, 3000, 'the detector subscribed on the three sentinels');
+      await client.quit();
+      await waitFor(async () => (await subscribed()) === 0, 3000, 'no subscription left on the sentinels');
+    });
+  });
+
   describe('a primary frozen (SIGSTOP: connections stay open, nothing answers)', () => {
     let set: TestSentinelSet | undefined;
     let client: RedisClient | undefined;
