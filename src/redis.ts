@@ -128,7 +128,8 @@ const reconnectOnReadonly = (err: Error): 1 | false => (err.message.startsWith('
 export function createRedisClient(opts: RedisClientOptions): RedisClient {
   const t = opts.topology;
   if (t.kind === 'single') {
-    return createRedis({ url: t.url, commandTimeoutMs: opts.commandTimeoutMs, logger: opts.logger, metrics: opts.metrics, name: opts.name });
+    const { commandTimeoutMs, logger, metrics, name } = opts;
+    return createRedis({ url: t.url, commandTimeoutMs, logger, metrics, name });
   }
   const creds = credentialsFrom(t.url);
   const common = {
