@@ -93,6 +93,12 @@ export function cacheStatus(p: CacheStatusParts): string {
   if (p.ttlSec !== undefined) parts.push(`ttl=${Math.trunc(p.ttlSec)}`);
   if (p.stored) parts.push('stored');
   if (p.collapsed) parts.push('collapsed');
-  if (p.detail !== undefined) parts.push(`detail=${/^[A-Za-z*][A-Za-z0-9!#$%&'*+.^_`|~:/-]*$/.test(p.detail) ? p.detail : JSON.stringify(p.detail)}`);
+  if (p.detail !== undefined) parts.push(`detail=${sfTokenOrString(p.detail)}`);
   return parts.join('; ');
+}
+
+/** An sf-token when it is one, else an sf-string: printable ASCII only, `"` and `\\` escaped (RFC 8941 §3.3.3). */
+function sfTokenOrString(text: string): string {
+  if (/^[A-Za-z*][A-Za-z0-9!#$%&'*+.^_`|~:/-]*$/.test(text)) return text;
+  return `"${text.replace(/[^\x20-\x7e]/g, '').replace(/["\\]/g, '\\$&')}"`;
 }
