@@ -246,6 +246,40 @@ describe('cache: two replicas on one Redis', function () {
     assert.ok(results.some((r) => r.cacheStatus === 'iot-bff; fwd=miss; collapsed'));
   });
 
+  it('waiters on another replica are told by pub/sub, without polling', async () => {
+    // Polls so slow that only the channel can answer in time.
+    const [a, b] = [await replica({ pollMinMs: 5000, pollMaxMs: 5000 }), await replica({ pollMinMs: 5000, pollMaxMs: 5000 })];
+    const c = counter(undefined, 200);
+    const leader = a.fetch(ctx(), c.load);
+    await waitFor(() => c.calls === 1, 2000, 'the leader to call');
+    const started = Date.now();
+    const waiter = await b.fetch(ctx(), c.load);
+    assert.ok(Date.now() - started < 1000, `waited ${Date.now() - started} ms`);
+    assert.equal(waiter.cacheStatus, 'iot-bff; fwd=miss; collapsed');
+    assert.equal(waiter.age, 0);
+    assert.equal(c.calls, 1);
+    await leader;
+  });
+
+  it('waiters without a subscription find the answer by polling', async () => {
+    const [a, b] = [await replica({ subscriber: null }), await replica({ subscriber: null })];
+    const c = counter(undefined, 200);
+    const results = await Promise.all([a, b, a, b].map((x) => x.fetch(ctx(), c.load)));
+    assert.equal(c.calls, 1);
+    assert.equal(results.filter((r) => r.collapsed).length, 3);
+  });
+
+  it('without a shared store (REDIS_URL=memory) it only coalesces in process', async () => {
+    const a = new GetCache({ redis: null, subscriber: null, prefix, commandTimeoutMs: 500 });
+    caches.push(a);
+    const c = counter();
+    const [r1, r2] = await Promise.all([a.fetch(ctx(), c.load), a.fetch(ctx(), c.load)]);
+    assert.equal(c.calls, 1);
+    assert.equal(r1.storeAvailable, false);
+    assert.equal(r2.cacheStatus, 'iot-bff; fwd=miss; collapsed; detail=store-unavailable');
+    assert.deepEqual(await a.invalidate('app-a', ['x:list']), { ok: false, dropped: 0 });
+  });
+
   it('repeats within the TTL: no platform call, Age grows, ttl shrinks', async () => {
     const [a, b] = [await replica(), await replica()];
     const c = counter();
@@ -486,6 +520,8 @@ describe('cache: two replicas on one Redis', function () {
     await a.fetch(ctx({ ttlSec: 0 }), c.load);
     assert.equal(c.calls, 2);
     assert.equal(r.cacheStatus, 'iot-bff; fwd=bypass; fwd-status=200; detail=off');
+    assert.equal(r.storeAvailable, true);
+    assert.deepEqual(await redis.client.keys(`${prefix}*`), []);
   });
 
   it('survives Redis forgetting its scripts (NOSCRIPT)', async () => {

@@ -89,7 +89,8 @@ export interface FetchResult {
 
 /** How one flight (a lookup, then a wait or a platform call) ended, before it is told per request. */
 interface Flight {
-  how: 'hit' | 'loaded' | 'waited' | 'unavailable';
+  /** `plain`: loaded with the cache off (ttl 0) or the store unavailable (then `detail` says so). */
+  how: 'hit' | 'loaded' | 'waited' | 'plain';
   answer: CachedAnswer;
   ageMs: number;
   ttlMs: number;
@@ -391,7 +392,7 @@ export class GetCache {
       throw new FlightFailure(err, this.codec.encode(err), false, how.fwd, how.detail);
     }
     return {
-      how: 'unavailable',
+      how: 'plain',
       answer: { status: r.status, body: r.body },
       ageMs: 0,
       ttlMs: 0,
@@ -435,7 +436,7 @@ export class GetCache {
       parts.fwd = f.fwd;
       parts.collapsed = true;
       collapsed = true;
-      if (f.how === 'unavailable') parts.detail = f.detail;
+      if (f.how === 'plain') parts.detail = f.detail;
       if (role === 'joined') this.metrics.saved(appId);
     } else {
       parts.fwd = f.fwd;
@@ -455,7 +456,7 @@ export class GetCache {
       fromCache,
       collapsed,
       stored: role === 'owner' && f.stored,
-      storeAvailable: f.how !== 'unavailable',
+      storeAvailable: f.detail !== 'store-unavailable',
     };
   }
 }
