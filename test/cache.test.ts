@@ -8,6 +8,8 @@ import { ageSeconds, cacheStatus, freshness, parseCacheControl } from '../src/ca
 import { gatewayErrorCodec } from '../src/cache/errors.js';
 import { GetCache, createCacheMetrics, type FetchContext, type LoadResult } from '../src/cache/index.js';
 import { cacheKey, canonical, keys, upgradeTags } from '../src/cache/key.js';
+import { formatDone, parseDone } from '../src/cache/coalesce.js';
+import { UPGRADE_CACHE, UPGRADE_INVALIDATES, ttlFor, upgradeEventTags } from '../src/cache/policies.js';
 import { decodeEntry, encodeEntry } from '../src/cache/store.js';
 import { sleep, startRedis, waitFor, type TestRedis } from './helpers/fixtures.js';
 
@@ -156,6 +158,44 @@ describe('cache: Cache-Control, Cache-Status, Age (pure)', () => {
     assert.equal(back.platformCode, '123002');
     assert.equal(back.headers?.['Cache-Status'], 'x');
     assert.equal(gatewayErrorCodec.encode(new Error('bug')), undefined);
+  });
+});
+
+describe('cache: channel messages and policies (pure)', () => {
+  it('round-trips every message and ignores anything else', () => {
+    const err = { code: 'NOT_FOUND', status: 404, message: 'No such package.', retryable: false, platformCode: '123002' };
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }).filter((k) => !k.includes('\n')), fc.string({ minLength: 1 }), (k, e) => {
+        assert.deepEqual(parseDone(formatDone({ k, o: 'ok', e }), 1e6), { k, o: 'ok', e });
+        assert.deepEqual(parseDone(formatDone({ k, o: 'retry' }), 1e6), { k, o: 'retry' });
+        assert.deepEqual(parseDone(formatDone({ k, o: 'err', x: err }), 1e6), { k, o: 'err', x: err });
+      }),
+    );
+    fc.assert(fc.property(fc.string(), (junk) => void parseDone(junk, 1e6)));
+    for (const junk of ['', 'ok', 'ok\nk', 'ok\n\n[1]', 'err\nk\n{}', 'err\nk\nnot json', 'what\nk\nx'])
+      assert.equal(parseDone(junk, 1e6), undefined, junk);
+    // Too long: not read at all.
+    assert.equal(parseDone(formatDone({ k: 'k', o: 'ok', e: 'x'.repeat(100) }), 50), undefined);
+  });
+
+  it('gives the upgrade family its TTLs and tags, and configuration the last word', () => {
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(UPGRADE_CACHE).map(([id, p]) => [id, p.ttlSec])),
+      { listPackages: 60, getPackage: 300, listUpgradeTasks: 10, getUpgradeTask: 5, listUpgradeSubtasks: 5 },
+    );
+    assert.deepEqual(UPGRADE_CACHE.getUpgradeTask?.tags?.({ operationId: 'op-1' }, {}), ['upgrade-task:op-1']);
+    assert.deepEqual(UPGRADE_CACHE.listUpgradeSubtasks?.tags?.({ operationId: 'op-1' }, {}), ['upgrade-task:op-1']);
+    assert.deepEqual(UPGRADE_INVALIDATES.deletePackage?.({ fileId: 'sw-1' }, undefined), ['package:sw-1', 'packages:list']);
+    assert.deepEqual(UPGRADE_CACHE.getPackage?.tags?.({ fileId: 'sw-1' }, {}), ['package:sw-1']);
+    assert.deepEqual(UPGRADE_INVALIDATES.createSoftwareUpgradeTask?.({}, {}), ['upgrade-tasks:list']);
+    assert.deepEqual(upgradeEventTags('op-1'), ['upgrade-task:op-1', 'upgrade-tasks:list']);
+    assert.equal(ttlFor('getUpgradeTask', UPGRADE_CACHE.getUpgradeTask), 5);
+    assert.equal(ttlFor('getUpgradeTask', UPGRADE_CACHE.getUpgradeTask, { getUpgradeTask: 2 }), 2);
+    assert.equal(ttlFor('getUpgradeTask', UPGRADE_CACHE.getUpgradeTask, { getUpgradeTask: 0 }), 0);
+    assert.equal(ttlFor('getUpgradeTask', UPGRADE_CACHE.getUpgradeTask, { getUpgradeTask: -1 }), 0);
+    assert.equal(ttlFor('listDevices', undefined), 0);
+    assert.equal(ttlFor('listDevices', undefined, { listDevices: 30 }), 30);
+    assert.throws(() => UPGRADE_CACHE.getPackage?.tags?.({}, {}), TypeError);
   });
 });
 

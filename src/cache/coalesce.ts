@@ -27,23 +27,34 @@ export class LocalFlights<T> {
   }
 }
 
-/** What the lock holder published (one JSON text on the app's channel). */
+/** What the lock holder published on the app's channel. */
 export type DoneMessage =
   | { k: string; o: 'ok'; e: string }
   | { k: string; o: 'err'; x: SharedError }
   | { k: string; o: 'retry' };
 
-/** Bounded parse of a channel message: anything malformed is ignored, never thrown. */
+/**
+ * `<kind>\n<entry key>\n<payload>`: the entry goes out as stored, not JSON-escaped inside another JSON text, so a
+ * message is never much longer than the entry it carries. Keys never contain a newline.
+ */
+export function formatDone(m: DoneMessage): string {
+  const payload = m.o === 'ok' ? m.e : m.o === 'err' ? JSON.stringify(m.x) : '';
+  return `${m.o}\n${m.k}\n${payload}`;
+}
+
+/** Bounded parse of a channel message: anything malformed or too long is ignored, never thrown. */
 export function parseDone(text: string, maxChars: number): DoneMessage | undefined {
   if (text.length > maxChars) return undefined;
-  try {
-    const m = JSON.parse(text) as Partial<DoneMessage> & Record<string, unknown>;
-    if (typeof m.k !== 'string') return undefined;
-    if (m.o === 'ok' && typeof m.e === 'string') return m as DoneMessage;
-    if (m.o === 'err' && typeof m.x === 'object' && m.x !== null && typeof (m.x as SharedError).code === 'string') return m as DoneMessage;
-    if (m.o === 'retry') return m as DoneMessage;
-  } catch {
-    // not ours, or corrupt
+  const i = text.indexOf('\n');
+  const j = i < 0 ? -1 : text.indexOf('\n', i + 1);
+  if (j < 0) return undefined;
+  const [o, k, payload] = [text.slice(0, i), text.slice(i + 1, j), text.slice(j + 1)];
+  if (k === '') return undefined;
+  if (o === 'ok' && payload !== '') return { k, o, e: payload };
+  if (o === 'retry') return { k, o };
+  if (o === 'err') {
+    const x = parseSharedError(payload);
+    if (x) return { k, o, x };
   }
   return undefined;
 }
@@ -192,7 +203,8 @@ function fromMessage(m: DoneMessage): WaitOutcome {
 export function parseSharedError(text: string): SharedError | undefined {
   try {
     const x = JSON.parse(text) as SharedError;
-    return typeof x === 'object' && x !== null && typeof x.code === 'string' ? x : undefined;
+    const ok = typeof x === 'object' && x !== null && typeof x.code === 'string' && typeof x.message === 'string';
+    return ok && Number.isInteger(x.status) ? x : undefined;
   } catch {
     return undefined;
   }

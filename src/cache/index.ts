@@ -1,16 +1,17 @@
 // GetCache: the one entry point the router calls for a cacheable GET (hit, or one platform call shared by every identical request across replicas) and for a write's invalidation.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { LocalFlights, RemoteWaits } from './coalesce.js';
+import { LocalFlights, RemoteWaits, formatDone, type DoneMessage } from './coalesce.js';
 import { ageSeconds, cacheStatus, freshness, parseCacheControl, type CacheStatusParts, type Forward, type RequestDirectives } from './control.js';
 import { gatewayErrorCodec } from './errors.js';
-import { cacheKey } from './key.js';
+import { cacheKey, checkTag } from './key.js';
 import type { CacheMetricsHooks, LookupOutcome } from './metrics.js';
 import { CacheStore, cacheableStatus, encodeEntry, type DecodedEntry } from './store.js';
 import type { CachedAnswer, ErrorCodec, RouteParams, RouteQuery, SharedError } from './types.js';
 
 export * from './types.js';
 export { cacheKey, canonical, checkTag, upgradeTags } from './key.js';
+export { UPGRADE_CACHE, UPGRADE_INVALIDATES, upgradeEventTags, ttlFor } from './policies.js';
 export { cacheStatus, parseCacheControl, type RequestDirectives } from './control.js';
 export { createCacheMetrics, type CacheMetricsHooks } from './metrics.js';
 export { gatewayErrorCodec } from './errors.js';
@@ -145,8 +146,8 @@ export class GetCache {
       prefix: opts.prefix,
       pollMinMs: Math.min(opts.pollMinMs ?? 50, pollMaxMs),
       pollMaxMs,
-      // An inline entry plus its envelope; anything longer on our channel is not ours to parse.
-      maxMessageChars: this.maxEntryBytes + 4096,
+      // An inline entry plus its key; anything longer on our channel is not ours to parse.
+      maxMessageChars: this.maxEntryBytes + 1024,
     });
   }
 
@@ -168,6 +169,8 @@ export class GetCache {
         this.metrics.lookup(ctx.appId, ctx.opId, 'bypass');
         return this.tell(await this.plainLoad(load, { fwd: 'bypass', detail: 'off' }), role, ctx.appId);
       }
+      // A malformed tag is a bug in a route description: fail loudly (500) rather than cache without it.
+      for (const t of ctx.tags ?? []) checkTag(t);
       const d = parseCacheControl(ctx.cacheControl, ctx.pragma);
       const key = cacheKey({ prefix: this.opts.prefix, appId: ctx.appId, opId: ctx.opId, params: ctx.params, query: ctx.query });
       if (d.noCache) {
@@ -277,7 +280,7 @@ export class GetCache {
       this.store.renew(key, token, lockMs, Date.now() + this.commandTimeoutMs).catch(() => undefined);
     }, Math.max(10, Math.floor(lockMs / 3)));
     renew.unref();
-    const complete = (entry: string, outcome: string, message: object) =>
+    const complete = (entry: string, outcome: string, message: DoneMessage) =>
       this.store
         .complete({
           appId: ctx.appId,
@@ -290,7 +293,7 @@ export class GetCache {
           outcome,
           // Pollers read the outcome from the lock for a little longer than one poll interval.
           outcomeMs: Math.max(1000, 2 * lockMs),
-          message: JSON.stringify(message),
+          message: formatDone(message),
           // The answer is in hand: finishing may take one command's time even if the request's deadline is near.
           deadline: Date.now() + this.commandTimeoutMs,
         })
@@ -317,7 +320,7 @@ export class GetCache {
     r: LoadResult,
     ttlMs: number,
     fwd: Forward,
-    complete: (entry: string, message: object) => Promise<'stored' | 'raced' | 'none' | 'unavailable'>,
+    complete: (entry: string, message: DoneMessage) => Promise<'stored' | 'raced' | 'none' | 'unavailable'>,
     key: string,
   ): Promise<Flight> {
     const answer = { status: r.status, body: r.body };
@@ -327,7 +330,7 @@ export class GetCache {
     if (!encoded) detail = 'status';
     else if (bytes > this.maxEntryBytes) detail = 'too-large';
     // Waiters get the answer inline when it fits the cap; a larger one they load themselves (rare: such lists are big pages).
-    const message = encoded && bytes <= this.maxEntryBytes ? { k: key, o: 'ok', e: encoded } : { k: key, o: 'retry' };
+    const message: DoneMessage = encoded && bytes <= this.maxEntryBytes ? { k: key, o: 'ok', e: encoded } : { k: key, o: 'retry' };
     const result = await complete(detail ? '' : encoded, message);
     if (result === 'stored') this.metrics.stored(ctx.appId, bytes);
     else if (result === 'raced') detail = 'invalidated';
