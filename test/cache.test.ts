@@ -550,6 +550,8 @@ describe('cache: two replicas on one Redis', function () {
     assert.match(text, /iotbff_cache_coalesced_waits_total\{app="app-a",scope="local"\} 9/);
     assert.match(text, /iotbff_cache_platform_calls_saved_total\{app="app-a"\} 10/);
     assert.match(text, /iotbff_cache_lookups_total\{app="app-a",op="listPackages",outcome="hit"\} 1/);
+    assert.match(text, /iotbff_cache_lookups_total\{app="app-a",op="listPackages",outcome="collapsed"\} 9/);
+    assert.match(text, /iotbff_cache_lookups_total\{app="app-a",op="listPackages",outcome="miss"\} 1/);
     assert.match(text, /iotbff_cache_stored_bytes_total\{app="app-a"\} \d+/);
   });
 

@@ -166,27 +166,32 @@ export class GetCache {
     try {
       const ttlMs = Math.round(ctx.ttlSec * 1000);
       if (!(ttlMs > 0)) {
-        this.metrics.lookup(ctx.appId, ctx.opId, 'bypass');
-        return this.tell(await this.plainLoad(load, { fwd: 'bypass', detail: 'off' }), role, ctx.appId);
+        return this.tell(await this.plainLoad(load, { fwd: 'bypass', detail: 'off' }), role, ctx);
       }
       // A malformed tag is a bug in a route description: fail loudly (500) rather than cache without it.
       for (const t of ctx.tags ?? []) checkTag(t);
       const d = parseCacheControl(ctx.cacheControl, ctx.pragma);
       const key = cacheKey({ prefix: this.opts.prefix, appId: ctx.appId, opId: ctx.opId, params: ctx.params, query: ctx.query });
       if (d.noCache) {
-        this.metrics.lookup(ctx.appId, ctx.opId, 'refresh');
-        return this.tell(await this.refresh(ctx, key, ttlMs, load), role, ctx.appId);
+        return this.tell(await this.refresh(ctx, key, ttlMs, load), role, ctx);
       }
       // Requests with another max-age are separate flights: a hit good enough for one may be too old for another.
       const flight = this.flights.run(`${key}|${d.maxAgeSec ?? ''}`, () => this.resolve(ctx, key, ttlMs, d, load));
-      if (!flight.joined) return this.tell(await flight.promise, role, ctx.appId);
+      if (!flight.joined) return this.tell(await flight.promise, role, ctx);
       role = 'joined';
       this.metrics.coalesced(ctx.appId, 'local');
-      return this.tell(await this.untilDeadline(flight.promise, ctx.deadline), role, ctx.appId);
+      return this.tell(await this.untilDeadline(flight.promise, ctx.deadline), role, ctx);
     } catch (err) {
-      if (err instanceof FlightFailure) throw failureFor(this.codec, err, role);
-      throw err;
+      if (!(err instanceof FlightFailure)) throw err;
+      this.count(ctx, role === 'joined' || err.waited ? 'collapsed' : lookupOutcome(err.fwd, err.detail));
+      throw failureFor(this.codec, err, role);
     }
+  }
+
+  /** One lookup per request, by how it ended; a hit or a collapsed answer (or shared failure) saved a platform call. */
+  private count(ctx: FetchContext, outcome: LookupOutcome): void {
+    this.metrics.lookup(ctx.appId, ctx.opId, outcome);
+    if (outcome === 'hit' || outcome === 'collapsed') this.metrics.saved(ctx.appId);
   }
 
   /**
@@ -214,8 +219,6 @@ export class GetCache {
       if (found) {
         const f = freshness(found.ageMs, ttlMs, d);
         if (f === 'fresh') {
-          this.metrics.lookup(ctx.appId, ctx.opId, 'hit');
-          this.metrics.saved(ctx.appId);
           return { how: 'hit', answer: found.entry, ageMs: found.ageMs, ttlMs, headers: {}, fwd: 'miss', stored: false };
         }
         if (f === 'stale') fwd = 'stale';
@@ -223,7 +226,6 @@ export class GetCache {
     } catch (err) {
       return this.withoutStore(ctx, err, load);
     }
-    this.metrics.lookup(ctx.appId, ctx.opId, fwd === 'stale' ? 'stale' : 'miss');
     return this.leadOrWait(ctx, key, ttlMs, fwd, load);
   }
 
@@ -249,11 +251,9 @@ export class GetCache {
         }
         const w = await listener.wait();
         if (w.kind === 'value') {
-          this.metrics.saved(ctx.appId);
           return { how: 'waited', answer: w.entry, ageMs: w.ageMs, ttlMs, headers: {}, fwd, stored: false };
         }
         if (w.kind === 'error') {
-          this.metrics.saved(ctx.appId);
           throw new FlightFailure(this.codec.decode(w.error, {}), w.error, true, fwd);
         }
         if (w.kind === 'timeout') throw new FlightFailure(this.codec.timeout({}), undefined, true, fwd);
@@ -381,7 +381,6 @@ export class GetCache {
   /** The store is down or too slow: call the platform as if there were no cache (contract §13). */
   private async withoutStore(ctx: FetchContext, err: unknown, load: () => Promise<LoadResult>, fwd: Forward = 'miss'): Promise<Flight> {
     this.down(err);
-    this.metrics.lookup(ctx.appId, ctx.opId, 'unavailable');
     this.metrics.notStored(ctx.appId, 'store-unavailable');
     const f = await this.plainLoad(load, { fwd, detail: 'store-unavailable' });
     return f;
@@ -426,7 +425,7 @@ export class GetCache {
 
   // ---- what one request is told ----------------------------------------------------------------------------
 
-  private tell(f: Flight, role: 'owner' | 'joined', appId: string): FetchResult {
+  private tell(f: Flight, role: 'owner' | 'joined', ctx: FetchContext): FetchResult {
     const parts: CacheStatusParts = {};
     let fromCache = false;
     let collapsed = false;
@@ -434,13 +433,11 @@ export class GetCache {
       parts.hit = true;
       parts.ttlSec = Math.max(0, Math.floor((f.ttlMs - f.ageMs) / 1000));
       fromCache = true;
-      if (role === 'joined') this.metrics.saved(appId);
     } else if (f.how === 'waited' || role === 'joined') {
       parts.fwd = f.fwd;
       parts.collapsed = true;
       collapsed = true;
       if (f.how === 'plain') parts.detail = f.detail;
-      if (role === 'joined') this.metrics.saved(appId);
     } else {
       parts.fwd = f.fwd;
       if (f.fwdStatus !== undefined) parts.fwdStatus = f.fwdStatus;
@@ -449,6 +446,7 @@ export class GetCache {
     }
     const cs = cacheStatus(parts);
     const age = ageSeconds(f.ageMs);
+    this.count(ctx, fromCache ? 'hit' : collapsed ? 'collapsed' : lookupOutcome(f.fwd, f.detail));
     return {
       status: f.answer.status,
       body: f.answer.body,
@@ -462,6 +460,14 @@ export class GetCache {
       storeAvailable: f.detail !== 'store-unavailable',
     };
   }
+}
+
+function lookupOutcome(fwd: Forward, detail: string | undefined): LookupOutcome {
+  if (detail === 'store-unavailable') return 'unavailable';
+  if (fwd === 'bypass') return 'bypass';
+  if (fwd === 'request') return 'refresh';
+  if (fwd === 'stale') return 'stale';
+  return 'miss';
 }
 
 /** Turns a flight's failure into the error this request throws, with its own Cache-Status and Age. */
