@@ -504,6 +504,24 @@ describe('cache: two replicas on one Redis', function () {
     assert.equal(calls, 2);
   });
 
+  it("a refusal of the loader's own quota share is not handed to the others: they ask for themselves", async () => {
+    const [a, b] = [await replica(), await replica()];
+    let calls = 0;
+    const load = async (): Promise<LoadResult> => {
+      calls += 1;
+      await sleep(100);
+      // The first caller's client has no quota left; the others' clients (with a reserve, §11) do.
+      if (calls === 1) throw new GatewayError('RATE_LIMITED', { platformCode: '1010009', retryAfter: 7 });
+      return { status: 200, body: { ok: true } };
+    };
+    const outcomes = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).fetch(ctx(), load)));
+    const refused = outcomes.filter((o) => o.status === 'rejected');
+    assert.equal(refused.length, 1);
+    assert.equal(((refused[0] as PromiseRejectedResult).reason as GatewayError).code, 'RATE_LIMITED');
+    // One refused call, then one call that everyone else shared.
+    assert.equal(calls, 2);
+  });
+
   it('a lock holder that died: waiters take over after the lock expires, within their deadline', async () => {
     const [a, b] = [await replica({ lockTtlMs: 400 }), await replica({ lockTtlMs: 400 })];
     const key = cacheKey({ prefix, appId: 'app-a', opId: 'listPackages', params: {}, query: { fileType: 'softwarePackage', pageNo: 0 } });

@@ -2,6 +2,9 @@
 import { GatewayError } from '../errors.js';
 import type { ErrorCodec, SharedError } from './types.js';
 
+/** Failures that belong to the request, not to the resource: never handed to another request. */
+const NOT_SHARED = new Set<string>(['RATE_LIMITED', 'CLIENT_RATE_LIMITED']);
+
 /** Headers a waiter may receive from another's failure: the app's quota state, nothing about the request. */
 const SHAREABLE_HEADER = /^(ratelimit|ratelimit-policy|ratelimit-limit|ratelimit-remaining|ratelimit-reset|retry-after)$/i;
 
@@ -26,6 +29,9 @@ function rebuild(code: string, fields: Omit<SharedError, 'code' | 'status'>, hea
 export const gatewayErrorCodec: ErrorCodec = {
   encode(err) {
     if (!(err instanceof GatewayError)) return undefined;
+    // A refusal of the loader's own quota share says nothing about the others: a client with a reserve
+    // (contract §11) may still be served. They take over and ask the limiter themselves.
+    if (NOT_SHARED.has(err.code)) return undefined;
     const headers = Object.fromEntries(Object.entries(err.headers ?? {}).filter(([k]) => SHAREABLE_HEADER.test(k)));
     const shared: SharedError = { code: err.code, status: err.status, message: err.message, retryable: err.retryable };
     if (err.platformCode !== undefined) shared.platformCode = err.platformCode;

@@ -180,7 +180,14 @@ export class GetCache {
       if (!flight.joined) return this.tell(await flight.promise, role, ctx);
       role = 'joined';
       this.metrics.coalesced(ctx.appId, 'local');
-      return this.tell(await this.untilDeadline(flight.promise, ctx.deadline), role, ctx);
+      try {
+        return this.tell(await this.untilDeadline(flight.promise, ctx.deadline), role, ctx);
+      } catch (err) {
+        // The owner's failure was its own (a refusal of its client's quota share, say): this request tries for itself.
+        if (!(err instanceof FlightFailure) || err.shared || err.waited) throw err;
+        role = 'owner';
+        return this.tell(await this.resolve(ctx, key, ttlMs, d, load), role, ctx);
+      }
     } catch (err) {
       if (!(err instanceof FlightFailure)) throw err;
       this.count(ctx, role === 'joined' || err.waited ? 'collapsed' : lookupOutcome(err.fwd, err.detail));
@@ -214,9 +221,11 @@ export class GetCache {
 
   private async resolve(ctx: FetchContext, key: string, ttlMs: number, d: RequestDirectives, load: () => Promise<LoadResult>): Promise<Flight> {
     let fwd: Forward = 'miss';
+    let seenPttl = -2;
     try {
       const found = await this.store.read(key, ctx.deadline);
       if (found) {
+        seenPttl = found.entry.ttlMs - found.ageMs;
         const f = freshness(found.ageMs, ttlMs, d);
         if (f === 'fresh') {
           return { how: 'hit', answer: found.entry, ageMs: found.ageMs, ttlMs, headers: {}, fwd: 'miss', stored: false };
@@ -226,11 +235,19 @@ export class GetCache {
     } catch (err) {
       return this.withoutStore(ctx, err, load);
     }
-    return this.leadOrWait(ctx, key, ttlMs, fwd, load);
+    return this.leadOrWait(ctx, key, ttlMs, d, fwd, seenPttl, load);
   }
 
   /** Takes the key's lock and calls the platform, or waits for the holder; takes over if the holder dies. */
-  private async leadOrWait(ctx: FetchContext, key: string, ttlMs: number, fwd: Forward, load: () => Promise<LoadResult>): Promise<Flight> {
+  private async leadOrWait(
+    ctx: FetchContext,
+    key: string,
+    ttlMs: number,
+    d: RequestDirectives,
+    fwd: Forward,
+    seenPttl: number,
+    load: () => Promise<LoadResult>,
+  ): Promise<Flight> {
     const token = randomBytes(12).toString('base64url');
     const tags = ctx.tags ?? [];
     const listener = this.remote.listen(ctx.appId, key, ctx.deadline, this.commandTimeoutMs);
@@ -240,16 +257,28 @@ export class GetCache {
         if (Date.now() >= ctx.deadline) throw new FlightFailure(this.codec.timeout({}), undefined, true, fwd);
         let acq;
         try {
-          acq = await this.store.acquire(ctx.appId, key, tags, token, this.lockTtlMs, ctx.deadline);
+          acq = await this.store.acquire(ctx.appId, key, tags, token, this.lockTtlMs, ctx.deadline, seenPttl);
         } catch (err) {
           return await this.withoutStore(ctx, err, load);
         }
         if (acq.taken) return await this.lead(ctx, key, ttlMs, fwd, token, acq.epochs, load);
+        if (acq.holder.startsWith('d:')) {
+          // A holder finished and stored between our read and the lock: read its answer now, not at the first poll.
+          const seen = await this.store.peek(key, ctx.deadline).catch(() => undefined);
+          if (seen?.state === 'entry' && freshness(seen.ageMs, ttlMs, d) === 'fresh') {
+            return { how: 'waited', answer: seen.entry, ageMs: seen.ageMs, ttlMs, headers: {}, fwd, stored: false };
+          }
+        }
         if (!counted) {
           counted = true;
           this.metrics.coalesced(ctx.appId, 'remote');
         }
         const w = await listener.wait();
+        // An answer too old for this caller (the old entry, left when the holder could not store): ask again.
+        if (w.kind === 'value' && freshness(w.ageMs, ttlMs, d) !== 'fresh') {
+          seenPttl = w.entry.ttlMs - w.ageMs;
+          continue;
+        }
         if (w.kind === 'value') {
           return { how: 'waited', answer: w.entry, ageMs: w.ageMs, ttlMs, headers: {}, fwd, stored: false };
         }
@@ -344,7 +373,7 @@ export class GetCache {
     const token = randomBytes(12).toString('base64url');
     let acq;
     try {
-      acq = await this.store.acquire(ctx.appId, key, ctx.tags ?? [], token, this.lockTtlMs, ctx.deadline);
+      acq = await this.store.acquire(ctx.appId, key, ctx.tags ?? [], token, this.lockTtlMs, ctx.deadline, Infinity);
     } catch (err) {
       return this.withoutStore(ctx, err, load, 'request');
     }

@@ -43,19 +43,22 @@ local v = redis.call('GET', KEYS[1])
 if not v then return false end
 return {v, redis.call('PTTL', KEYS[1])}`;
 
-// KEYS[1] lock, KEYS[2..] tag epochs; ARGV[1] token, ARGV[2] lock ms. Takes the lock when it is free, finished
-// ('d:') or already ours (so that running it twice is harmless); returns {taken, lock value, epochs}.
+// KEYS[1] lock, KEYS[2] entry, KEYS[3..] tag epochs; ARGV[1] token, ARGV[2] lock ms, ARGV[3] the entry's PTTL
+// when the caller read it (-2: none). Takes the lock when it is free, finished ('d:') or already ours (so that
+// running it twice is harmless); but not when a holder just finished and stored a newer entry than the one the
+// caller judged (its PTTL is longer): then the caller reads that one. Returns {taken, lock value, epochs}.
 const ACQUIRE_LUA = `
 local v = redis.call('GET', KEYS[1])
 local mine = 'p:' .. ARGV[1]
 local taken = 0
-if (not v) or v == mine or string.sub(v, 1, 2) == 'd:' then
+local justStored = v and string.sub(v, 1, 2) == 'd:' and string.sub(v, -3) == ':ok' and redis.call('PTTL', KEYS[2]) > tonumber(ARGV[3])
+if (not v) or v == mine or (string.sub(v, 1, 2) == 'd:' and not justStored) then
   redis.call('SET', KEYS[1], mine, 'PX', ARGV[2])
   taken = 1
   v = mine
 end
 local epochs = {}
-for i = 2, #KEYS do epochs[#epochs + 1] = redis.call('GET', KEYS[i]) or '' end
+for i = 3, #KEYS do epochs[#epochs + 1] = redis.call('GET', KEYS[i]) or '' end
 return {taken, v, epochs}`;
 
 // KEYS[1] lock; ARGV[1] token, ARGV[2] ms. Extends the lock only while it is still ours.
@@ -230,10 +233,19 @@ export class CacheStore {
     return { entry, ageMs: Math.max(0, entry.ttlMs - Number(r[1])) };
   }
 
-  async acquire(appId: string, entryKey: string, tags: readonly string[], token: string, lockMs: number, deadline: number): Promise<AcquireResult> {
+  /** `seenPttl`: the PTTL of the entry the caller judged not fresh enough (-2: it found none; Infinity: take the lock regardless). */
+  async acquire(
+    appId: string,
+    entryKey: string,
+    tags: readonly string[],
+    token: string,
+    lockMs: number,
+    deadline: number,
+    seenPttl = -2,
+  ): Promise<AcquireResult> {
     const epochKeys = tags.map((t) => keys.tagEpoch(this.opts.prefix, appId, checkTag(t)));
     const r = await this.call(deadline, (redis) =>
-      redis.iotbffCacheAcquire(1 + epochKeys.length, keys.lock(entryKey), ...epochKeys, token, String(lockMs)),
+      redis.iotbffCacheAcquire(2 + epochKeys.length, keys.lock(entryKey), entryKey, ...epochKeys, token, String(lockMs), String(Number.isFinite(seenPttl) ? Math.trunc(seenPttl) : 9e15)),
     );
     return { taken: Number(r[0]) === 1, holder: String(r[1]), epochs: (r[2] ?? []).map(String) };
   }
