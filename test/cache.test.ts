@@ -294,7 +294,7 @@ describe('cache: two replicas on one Redis', function () {
     await waitFor(() => c.calls === 1, 2000, 'the leader to call');
     const started = Date.now();
     const waiter = await b.fetch(ctx(), c.load);
-    assert.ok(Date.now() - started < 1000, `waited ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < 2500, `waited ${Date.now() - started} ms`);
     assert.equal(waiter.cacheStatus, 'iot-bff; fwd=miss; collapsed');
     assert.equal(waiter.age, 0);
     assert.equal(c.calls, 1);
@@ -546,7 +546,7 @@ describe('cache: two replicas on one Redis', function () {
     const impatient = b.fetch(ctx({ deadline: Date.now() + 300 }), counter().load);
     await assert.rejects(impatient, (e: unknown) => e instanceof GatewayError && e.code === 'UPSTREAM_TIMEOUT' && /collapsed/.test(e.headers?.['Cache-Status'] ?? ''));
     const waited = Date.now() - started;
-    assert.ok(waited >= 250 && waited < 450, `waited ${waited} ms`);
+    assert.ok(waited >= 250 && waited < 1000, `waited ${waited} ms`);
     // A patient waiter gets the leader's answer although the call outlived three lock TTLs: renewal kept it.
     const patient = counter();
     const p = await b.fetch(ctx({ deadline: Date.now() + 3000 }), patient.load);
@@ -609,7 +609,7 @@ describe('cache: two replicas on one Redis', function () {
     try {
       const started = Date.now();
       const results = await Promise.all([a, b, a, b].map((x) => x.fetch(ctx(), c.load)));
-      assert.ok(Date.now() - started < 1000);
+      assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
       for (const r of results) {
         assert.equal(r.storeAvailable, false);
         assert.deepEqual(r.body, { data: [{ fileId: 'sw-1' }], totalCount: 1 });

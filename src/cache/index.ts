@@ -306,6 +306,8 @@ export class GetCache {
   ): Promise<Flight> {
     const lockMs = this.lockTtlMs;
     const renew = setInterval(() => {
+      // Past the request's deadline the load is hung, not slow: let the lock lapse so that waiters take over.
+      if (Date.now() > ctx.deadline) return clearInterval(renew);
       this.store.renew(key, token, lockMs, Date.now() + this.commandTimeoutMs).catch(() => undefined);
     }, Math.max(10, Math.floor(lockMs / 3)));
     renew.unref();
