@@ -424,6 +424,23 @@ describe('cache: two replicas on one Redis', function () {
     assert.deepEqual(await a.invalidate('app-a', [upgradeTags.packageOf('sw-2')]), { ok: true, dropped: 0 });
   });
 
+  it('a hot tag set sheds members that already expired', async () => {
+    const a = await replica();
+    const c = counter({ small: true }, 0);
+    for (let i = 0; i < 130; i++) await a.fetch(ctx({ query: { pageNo: i } }), c.load);
+    const set = keys.tagSet(prefix, 'app-a', upgradeTags.packageList);
+    const members = await redis.client.smembers(set);
+    assert.equal(members.length, 130);
+    // As if they had all expired: the next store drops 16 dead members (the set never expires while it is hot).
+    await redis.client.del(...members);
+    const r = await a.fetch(ctx({ query: { pageNo: 999 } }), c.load);
+    assert.equal(r.stored, true);
+    const left = await redis.client.scard(set);
+    assert.ok(left >= 115 && left <= 116, `${left} members left`);
+    // The set lives as long as its longest member.
+    assert.ok((await redis.client.pttl(set)) > 29_000);
+  });
+
   it('a write during a platform call keeps the answer it read before from being stored', async () => {
     const [a, b] = [await replica(), await replica()];
     let release!: () => void;
