@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { DEFAULTS, ENV_VARS, loadConfig, type Config } from '../src/config.js';
+import { ENV_VARS, SETTINGS, loadConfig, type Config } from '../src/config.js';
 import { settingsFromEnv, type SimulatorSettings } from '../src/simulator/env.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -260,7 +260,7 @@ describe('docker-compose', () => {
     });
 
     it('publishes the port the gateway listens on', () => {
-      const port = Number(env.PORT ?? DEFAULTS.PORT);
+      const port = Number(env.PORT ?? SETTINGS.port.default);
       const published = publishedPorts('gateway');
       assert.ok(
         published.some((p) => p.container === port && Number.isInteger(p.host)),
@@ -328,7 +328,7 @@ describe('docker-compose', () => {
     it('gateway: /readyz on its port, with node', () => {
       const url = healthcheckUrl('gateway');
       assert.equal(url.pathname, '/readyz');
-      assert.equal(Number(url.port), Number(envOf('gateway').PORT ?? DEFAULTS.PORT));
+      assert.equal(Number(url.port), Number(envOf('gateway').PORT ?? SETTINGS.port.default));
       assert.match(healthcheckText('gateway'), /^node\b/);
     });
   });
@@ -450,7 +450,7 @@ describe('docker-compose', () => {
 
     it('exposes the default port, checks /healthz with node and starts dist/main.js', () => {
       const exposed = finalStage.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/));
-      assert.deepEqual(exposed.map((p) => Number(p.split('/')[0])), [DEFAULTS.PORT], `EXPOSE ${DEFAULTS.PORT} only`);
+      assert.deepEqual(exposed.map((p) => Number(p.split('/')[0])), [SETTINGS.port.default], `EXPOSE ${SETTINGS.port.default} only`);
       const hcs = finalStage.filter((i) => i.keyword === 'HEALTHCHECK');
       assert.equal(hcs.length, 1, 'one HEALTHCHECK');
       assert.match(hcs[0]!.args, /\bCMD\b.*\bnode\b.*\/healthz/);
