@@ -22,13 +22,13 @@ STOPSIGNAL SIGTERM
 # The simulator gets its own port, health check and command, so that it inherits nothing of the gateway's.
 FROM runtime AS simulator
 EXPOSE 8743
-HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=10s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SIMULATOR_PORT || 8743) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/simulator/main.js"]
 
 # Last, so that a plain `docker build .` builds the gateway.
 FROM runtime AS gateway
 EXPOSE 8080
-HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=10s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/main.js"]
