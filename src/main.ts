@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const gateway = createGateway(config, logger);
   if (!(await gateway.connect(3000))) logger.warn('redis not reachable at start: serving degraded until it is');
-  const server = createServer(gateway.app, { requestTimeoutMs: config.platformTimeoutMs + 5000 });
+  const server = createServer(gateway.app, { requestTimeoutMs: config.requestTimeoutMs });
   server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     logger.info({ port, apps: [...config.apps.keys()], store: config.redisUrl ? 'redis' : 'memory' }, 'iot-bff listening');

@@ -15,6 +15,14 @@ export interface RedisOptions {
   name: string;
 }
 
+const closedOnPurpose = new WeakSet<Redis>();
+
+/**
+ * Whether this process closed the connection itself (quit/disconnect): other listeners of 'close'
+ * (the quota limiter's outage detection) use it to tell a shutdown from an outage.
+ */
+export const closedDeliberately = (redis: Redis): boolean => closedOnPurpose.has(redis);
+
 /**
  * ioredis retries forever and queues commands while disconnected by default (ioredis#776, #1146):
  * both turn a Redis outage into requests that hang. Here a command fails at once while Redis is
@@ -34,12 +42,35 @@ export function createRedis(opts: RedisOptions): Redis {
     retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
   });
   let lastState = '';
+  // Set when this process closes the connection itself (quit/disconnect at shutdown): the 'close' and
+  // 'end' that follow are expected, and a warning for them would page someone for a clean stop.
+  let closing = false;
   const report = (state: string, err?: Error) => {
     opts.metrics?.redisUp.set(state === 'ready' ? 1 : 0);
     if (state === lastState) return; // once per change, not once per failed command (ERL#485)
+    if (closing && state !== 'ready') {
+      if (state === 'end') opts.logger.info({ redis: opts.name }, 'redis connection closed');
+      lastState = state;
+      return;
+    }
     lastState = state;
     if (state === 'ready') opts.logger.info({ redis: opts.name }, 'redis connected');
     else opts.logger.warn({ redis: opts.name, reason: err?.message ?? state }, 'redis unavailable');
+  };
+  // Marks a deliberate close however the caller asks for it (app.ts quits, falls back to disconnect).
+  const quit = redis.quit.bind(redis);
+  const disconnect = redis.disconnect.bind(redis);
+  redis.quit = ((...args: Parameters<typeof quit>) => {
+    closing = true;
+    closedOnPurpose.add(redis);
+    return quit(...args);
+  }) as typeof redis.quit;
+  redis.disconnect = (reconnect?: boolean) => {
+    if (reconnect !== true) {
+      closing = true;
+      closedOnPurpose.add(redis);
+    }
+    disconnect(reconnect);
   };
   redis.on('ready', () => report('ready'));
   redis.on('error', (err: Error) => report('error', err));
