@@ -76,7 +76,7 @@ export function buildV1Router({ config, specs, forwarder, idempotency }: RouterD
         answer = await idempotency.run(
           { prefix: config.redisKeyPrefix, appId: appId as string, client: res.locals.client?.name ?? '', routeId: spec.id, key },
           { params: input.params, query: input.query, body: input.body },
-          config.platformTimeoutMs + 5000,
+          config.idempotencyPendingMs,
           send,
         );
         if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
