@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import Joi from 'joi';
 import request from 'supertest';
-import { toPlatform } from '../src/routes/router.js';
+import { toPlatform } from '../src/routes/platform-input.js';
 import type { RouteSpec } from '../src/routes/types.js';
 import { assertEnvelope, closeAll, KEYS, startStack, type Stack } from './helpers/fixtures.js';
 
