@@ -42,7 +42,9 @@ export interface Gateway {
 
 export function createGateway(config: Config, logger: Logger): Gateway {
   // First, before any connection: a broken route description stops the start with one line (RouteDescriptionError).
-  const routes = routesOf(FAMILIES, (code) => Object.hasOwn(PLATFORM_CODES, code));
+  // A family's own codes count as known (the one code catalog merges them with PLATFORM_CODES).
+  const known = (code: string) => Object.hasOwn(PLATFORM_CODES, code) || FAMILIES.some((f) => Object.hasOwn(f.codes, code));
+  const routes = routesOf(FAMILIES, known);
   const replicaId = randomUUID().slice(0, 8);
   const metrics = createMetrics();
   let redis: Redis | null = null;

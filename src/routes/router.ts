@@ -99,8 +99,8 @@ export function buildV1Router({ config, specs, forwarder, idempotency }: RouterD
 }
 
 /**
- * What the platform is sent besides the path: path parameters it takes as query parameters, and the app
- * it acts for where the platform takes one (contract §9; a caller's own was refused in validation).
+ * What the platform is sent besides the path: path parameters it takes as query parameters or body fields,
+ * and the app it acts for where the platform takes one (contract §9; a caller's own was refused in validation).
  */
 export function toPlatform(
   spec: RouteSpec,
@@ -115,8 +115,11 @@ export function toPlatform(
     if (spec.platform.appId === 'query') query.appId = appId;
   }
   let body = input.body;
-  if (spec.platform.appId === 'body' && body !== null && typeof body === 'object' && !Array.isArray(body)) {
-    body = { ...(body as Record<string, unknown>), appId };
+  const intoBody = spec.platform.bodyFromPath ?? [];
+  if ((intoBody.length > 0 || spec.platform.appId === 'body') && body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    // The path's values go first in the body, as the platform's own examples write them.
+    const fromPath = Object.fromEntries(intoBody.map((name) => [name, input.params[name]]));
+    body = { ...fromPath, ...(body as Record<string, unknown>), ...(spec.platform.appId === 'body' ? { appId } : {}) };
   }
   return { query, body };
 }
