@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { createForwarder } from './forward.js';
 import { errorHandler, notFound } from './http/errors.js';
+import { buildDocsRouter } from './http/docs.js';
 import { buildOpsRouter } from './http/ops.js';
 import { requestContext } from './http/request-context.js';
 import { Idempotency, MemoryIdempotencyBackend, RedisIdempotencyBackend } from './idempotency.js';
@@ -119,6 +120,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
       openapi: () => openapi,
     }),
   );
+  app.use(buildDocsRouter());
   app.use('/v1', buildV1Router({ config, specs: routes, forwarder, idempotency }));
   app.use(notFound);
   app.use(errorHandler());
