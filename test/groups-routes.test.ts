@@ -289,7 +289,10 @@ describe('groups routes', () => {
 
     it('lets the limits themselves through', async () => {
       const [a] = [await device('limit-1')];
-      const g = await createGroup({ name: `${long(40, 'Z')}${Date.now().toString(36).slice(-6)}`.slice(0, 50), description: '', maxDevNum: 0, id: `id-${freshName()}` });
+      const name = `${long(44, 'Z')}${Date.now().toString(36).slice(-6)}`;
+      assert.equal(name.length, 50);
+      const g = await createGroup({ name, description: '', maxDevNum: 0, id: `id-${freshName()}` });
+      await createGroup({ name: freshName(), maxDevNum: 2_147_483_647, description: long(1024, 'd') });
       await api().get(urlOf('listGroups')).query({ pageNo: 0, pageSize: 1000 }).set('X-Api-Key', key).expect(200);
       // 1,000 IDs pass validation; the platform then refuses the unknown ones.
       const res = await api().post(urlOf('addGroupMembers', { devGroupId: g.id })).set('X-Api-Key', key).send({ deviceIds: [a, ...ids(999)] });
