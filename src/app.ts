@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { createForwarder } from './forward.js';
 import { errorHandler, notFound } from './http/errors.js';
+import { buildDocsRouter } from './http/docs.js';
 import { buildOpsRouter } from './http/ops.js';
 import { requestContext } from './http/request-context.js';
 import { Idempotency, MemoryIdempotencyBackend, RedisIdempotencyBackend } from './idempotency.js';
@@ -43,7 +44,9 @@ export interface Gateway {
 
 export function createGateway(config: Config, logger: Logger): Gateway {
   // First, before any connection: a broken route description stops the start with one line (RouteDescriptionError).
-  const routes = routesOf(FAMILIES, (code) => Object.hasOwn(PLATFORM_CODES, code));
+  // A family's own codes count as known (the one code catalog merges them with PLATFORM_CODES).
+  const known = (code: string) => Object.hasOwn(PLATFORM_CODES, code) || FAMILIES.some((f) => Object.hasOwn(f.codes, code));
+  const routes = routesOf(FAMILIES, known);
   const replicaId = randomUUID().slice(0, 8);
   const metrics = createMetrics();
   let redis: Redis | null = null;
@@ -120,6 +123,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
       openapi: () => openapi,
     }),
   );
+  app.use(buildDocsRouter());
   app.use('/v1', buildV1Router({ config, specs: routes, pipeline }));
   app.use(notFound);
   app.use(errorHandler());

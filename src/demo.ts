@@ -44,6 +44,7 @@ async function main(): Promise<void> {
       [
         `platform simulator: ${sim.url}  (apps: ${DEMO_APPS.map((a) => a.appId).join(', ')})`,
         `gateway:            ${base}  (store: ${config.redisUrl ? 'redis' : 'in-process'})`,
+        `API reference:      ${base}/docs`,
         '',
         'Try it:',
         `  curl -s -H 'X-Api-Key: ${DEMO_KEY}' ${base}/v1/apps/demo-app/packages`,

@@ -22,6 +22,12 @@ describe('demo', () => {
       const line = (out.match(/^\s*(curl .*)$/m)?.[1] ?? '').trim();
       assert.match(line, new RegExp(`http://127\\.0\\.0\\.1:${port}/v1/apps/demo-app/packages`));
       assert.match(out, /store: in-process/);
+      // The API reference's address, on a line of its own, answering the page.
+      const docs = out.match(/^API reference:\s+(\S+)$/m)?.[1];
+      assert.equal(docs, `http://127.0.0.1:${port}/docs`);
+      const page = await fetch(docs);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
       // Run the line exactly as printed.
       const body = execFileSync('bash', ['-c', line], { encoding: 'utf8', timeout: 10_000 });
       const parsed = JSON.parse(body);

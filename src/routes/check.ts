@@ -102,8 +102,16 @@ export function checkRoutes(specs: readonly RouteSpec[], knownCodes?: (code: str
       if (fromPath.has(p)) say(`{${p}} cannot fill both the platform path and its query`);
     }
     for (const p of fromPath) if (!seen.has(p)) say(`queryFromPath names {${p}}, which the path lacks`);
+    const intoBody = new Set(spec.platform?.bodyFromPath ?? []);
+    for (const p of intoBody) {
+      if (!seen.has(p)) say(`bodyFromPath names {${p}}, which the path lacks`);
+      if (fromPath.has(p) || pathParams(spec.platform?.path ?? '').includes(p)) say(`{${p}} cannot fill the platform's body and another place`);
+      if (spec.body === undefined) say(`bodyFromPath names {${p}}, but the route takes no body`);
+      else if (Object.keys((spec.body.describe() as Description).keys ?? {}).includes(p)) say(`the body declares ${p}, which bodyFromPath fills from the path`);
+    }
     for (const p of gatewayParams) {
-      if (!pathParams(spec.platform?.path ?? '').includes(p) && !fromPath.has(p)) say(`path parameter {${p}} fills nothing at the platform`);
+      const fills = pathParams(spec.platform?.path ?? '').includes(p) || fromPath.has(p) || intoBody.has(p);
+      if (!fills) say(`path parameter {${p}} fills nothing at the platform`);
     }
     const bodyMethod = spec.method === 'POST' || spec.method === 'PUT';
     if (spec.body !== undefined && !bodyMethod) say('a body is only for POST or PUT');

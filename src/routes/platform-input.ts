@@ -2,7 +2,7 @@
 import type { RouteSpec } from './types.js';
 
 /**
- * What the platform is sent besides the path: path parameters it takes as query parameters, and the app
+ * What the platform is sent besides the path: path parameters it takes as query parameters or body fields, and the app
  * it acts for where the platform takes one (contract §9; a caller's own was refused in validation).
  */
 export function toPlatform(
@@ -18,9 +18,11 @@ export function toPlatform(
     if (spec.platform.appId === 'query') query.appId = appId;
   }
   let body = input.body;
-  if (spec.platform.appId === 'body' && body !== null && typeof body === 'object' && !Array.isArray(body)) {
-    body = { ...(body as Record<string, unknown>), appId };
+  const intoBody = spec.platform.bodyFromPath ?? [];
+  if ((intoBody.length > 0 || spec.platform.appId === 'body') && body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    // The path's values go first in the body, as the platform's own examples write them.
+    const fromPathValues = Object.fromEntries(intoBody.map((name) => [name, input.params[name]]));
+    body = { ...fromPathValues, ...(body as Record<string, unknown>), ...(spec.platform.appId === 'body' ? { appId } : {}) };
   }
   return { query, body };
 }
-

@@ -28,6 +28,12 @@ export interface RouteSpec {
      */
     readonly queryFromPath?: readonly string[];
     /**
+     * Gateway path parameters that the platform takes as top-level fields of its JSON body, e.g. a group's
+     * members at `/groups/{devGroupId}/members` → `POST …/addDevGroupTagToDevices` with `{devGroupId, …}`.
+     * The route's body schema must not declare them: the path is the only place a caller names them.
+     */
+    readonly bodyFromPath?: readonly string[];
+    /**
      * Where the platform takes the `appId` of the app a call acts for ("authorized application", contract §9):
      * the gateway fills it from the path's app. Absent: the gateway sends none (the platform then acts for the
      * app of the token). Callers never send it (see PLATFORM_OWNED).

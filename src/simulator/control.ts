@@ -13,6 +13,9 @@
 //   GET    /calls[?since=epochMs] {total, byApp, byRoute, log}
 //   DELETE /calls                 clears the call log and its counters (not the flow-control windows)
 //   GET    /tokens/:appId         {current, issued}, never a token value
+//   POST   /devices               {appId, nodeId, deviceInfo?} → 201 {deviceId, nodeId}: a device in the app's registry, as
+//                                  registration would leave it, without a platform call (tests and demos that need devices
+//                                  of their own: groups, upgrade tasks by group); a taken nodeId → 409
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { parseFaultRule } from './faults.js';
 import type { SimulatorState } from './state.js';
@@ -111,6 +114,16 @@ export function controlRouter(state: SimulatorState): Router {
     const appId = req.params.appId;
     if (!knownApp(res, appId)) return;
     res.json(state.tokens.status(appId, Date.now()));
+  });
+
+  r.post('/devices', (req, res) => {
+    const { appId, nodeId, deviceInfo } = body(req);
+    if (!knownApp(res, appId)) return;
+    if (typeof nodeId !== 'string' || nodeId === '' || nodeId.length > 256) return bad(res, 'nodeId must be 1 to 256 characters');
+    if (deviceInfo !== undefined && !isObject(deviceInfo)) return bad(res, 'deviceInfo must be an object');
+    const device = state.appData(appId).devices.register({ nodeId, ...(deviceInfo !== undefined && { info: deviceInfo }) });
+    if (device === undefined) return void res.status(409).json({ error: 'nodeId taken' });
+    res.status(201).json({ deviceId: device.deviceId, nodeId: device.nodeId });
   });
 
   r.use((_req, res) => void res.status(404).json({ error: 'no such control endpoint' }));

@@ -5,9 +5,10 @@ import { isJsonOrUntyped, parseJson, rawBody } from '../../body.js';
 import { sendPlatformError } from '../../errors.js';
 import { seedPackages, type FileType } from './packages.js';
 import { simulatorFamily } from '../types.js';
+import { groupMembersByName } from '../groups/router.js';
 import { filters, page, paging } from '../../query.js';
 import type { SimulatorState } from '../../state.js';
-import { groupDeviceIds, operationInfo, subOperations, TaskStore, taskStatus, type OperateType } from './tasks.js';
+import { operationInfo, subOperations, TaskStore, taskStatus, type OperateType } from './tasks.js';
 import { validateUpgradeRequest } from './validation.js';
 
 export const UPGRADE_PREFIX = '/iodm/northbound/v1.5.0';
@@ -136,7 +137,15 @@ function createTask(state: SimulatorState, operateType: OperateType, fileType: F
         targets.model !== pkg.model ||
         targets.manufacturerName !== pkg.manufacturerName);
     if (pkg.fileType !== fileType || groupMismatch) return sendPlatformError(res, '123016');
-    const deviceIds = targets.devices ?? (targets.deviceGroups ?? []).flatMap(groupDeviceIds);
+    // A group is named, not identified (platform-api.md §7.2), and targets its members of the moment. An
+    // unknown name is answered 123002 ("Device or package file not found"), the platform's not-found for
+    // upgrade targets: the docs do not say ([?]), and a typo that silently upgraded nobody would hide it.
+    let deviceIds = targets.devices ?? [];
+    for (const name of targets.deviceGroups ?? []) {
+      const members = groupMembersByName(state, appOf(res), name);
+      if (members === undefined) return sendPlatformError(res, '123002');
+      deviceIds = [...deviceIds, ...members];
+    }
     const task = data.tasks.add({
       operateType,
       createdAt: now,

@@ -1,5 +1,4 @@
 // Upgrade tasks: what a created task stores and how its status unfolds over time (a pure function of the clock).
-import { createHash } from 'node:crypto';
 import type { CategoryInfo } from './packages.js';
 import { toCompactUtc } from '../../time.js';
 import type { UpgradePolicy, UpgradeTargets } from './validation.js';
@@ -23,16 +22,6 @@ export interface Task {
 // Deterministic life of every subtask once the task has started: wait, then processing, then done.
 export const WAIT_MS = 1000;
 export const DONE_MS = 3000;
-const DEVICES_PER_GROUP = 3;
-
-/** Group members are invented (there is no device registry), stable per group name, and UUID-shaped like real IDs. */
-export function groupDeviceIds(group: string): string[] {
-  return Array.from({ length: DEVICES_PER_GROUP }, (_, i) => {
-    const h = createHash('sha1').update(`${group}#${i + 1}`).digest('hex');
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-  });
-}
-
 /** A device whose ID contains "fail" always fails, so clients can exercise failed tasks without extra hooks. */
 export function subStatus(task: Task, deviceId: string, now: number): SubStatus {
   if (task.startAt === null || now - task.startAt < WAIT_MS) return 'wait';
