@@ -18,6 +18,19 @@ import type { WebhookRegistry, WebhookTarget } from './webhooks.js';
  */
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [5_000, 30_000, 120_000, 300_000, 900_000, 1_800_000, 3_600_000];
 export const DEFAULT_RETRY_FOR_MS = 24 * 3600_000;
+const LOG_TTL_MS = 30 * 24 * 3600_000;
+
+/**
+ * The attempt times (ms after the first attempt) the schedule gives, jitter aside: the first attempt at
+ * 0, then a retry after each failure until one at or after retryForMs has failed. For docs and tests.
+ */
+export function retrySchedule(delays: readonly number[] = DEFAULT_RETRY_DELAYS_MS, retryForMs = DEFAULT_RETRY_FOR_MS): number[] {
+  const at = [0];
+  for (let n = 1; (at[at.length - 1] as number) < retryForMs; n++) {
+    at.push((at[at.length - 1] as number) + (delays[Math.min(n - 1, delays.length - 1)] as number));
+  }
+  return at;
+}
 
 export interface DeliveryOptions {
   redis: Redis;
@@ -102,8 +115,9 @@ export function signedHeaders(signer: Webhook, eventId: string, body: string, no
 export class DeliveryWorkers {
   private readonly redis: ScriptRedis;
   private readonly runners = new Map<string, Runner>();
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 4 });
+  // Created at start and destroyed at stop, so that no keep-alive socket outlives the workers.
+  private httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  private httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 4 });
   readonly cfg: Required<Omit<DeliveryOptions, 'metrics'>> & { metrics?: EventMetrics };
   private scanTimer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
@@ -136,6 +150,8 @@ export class DeliveryWorkers {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 4 });
     const tick = () => {
       this.scanning = this.scan().finally(() => {
         this.scanning = undefined;
@@ -436,7 +452,8 @@ class Runner {
     if (res.error === 'aborted') return; // shutting down: left pending (or due) for whoever runs next
     const now = Date.now();
     const delay = this.w.retryDelay(n);
-    const giveUp = now + delay - firstAt > cfg.retryForMs;
+    // Given up only once an attempt at or after retryForMs failed: retries span at least retryForMs (contract: ≥ 24 h).
+    const giveUp = now - firstAt >= cfg.retryForMs;
     const tx = redis.multi();
     if (giveUp) {
       tx.zrem(this.k.retries, sid)
@@ -465,7 +482,8 @@ class Runner {
   }
 
   private pushLog(tx: ReturnType<Redis['multi']>, entry: DeliveryAttempt): void {
-    tx.lpush(this.k.log, JSON.stringify(entry)).ltrim(this.k.log, 0, this.w.cfg.logSize - 1);
+    // Bounded in length, and in time: a log left behind by a webhook deleted mid-attempt disappears on its own.
+    tx.lpush(this.k.log, JSON.stringify(entry)).ltrim(this.k.log, 0, this.w.cfg.logSize - 1).pexpire(this.k.log, LOG_TTL_MS);
   }
 
   private async record(sid: string, n: number, status: DeliveryAttempt['status'], res: AttemptResult, label: string): Promise<void> {

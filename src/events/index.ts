@@ -98,6 +98,8 @@ export class Events {
     });
     this.ownsSubscriber = !opts.subscriber;
     this.subscriber = opts.subscriber ?? opts.redis.duplicate({ connectionName: `${opts.redis.options.connectionName ?? 'iot-bff'}:events-sub` });
+    // The command connection already reports Redis outages (once per change); this copy must not crash the process with an unhandled 'error'.
+    if (this.ownsSubscriber) this.subscriber.on('error', () => undefined);
     this.notifier = new EventNotifier(this.subscriber, this.keys);
     const consumer = opts.instanceId ?? `${process.pid}-${randomUUID().slice(0, 8)}`;
     this.workers = new DeliveryWorkers({
