@@ -1,5 +1,6 @@
 // Events core (src/events): callback, dedupe, durable store, webhook registry and ownership, signed delivery with retries and takeover, SSE resume, no secrets in logs.
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import http from 'node:http';
 import type net from 'node:net';
 import { Writable } from 'node:stream';
@@ -630,6 +631,45 @@ describe('events', function () {
       for (const s of [...secrets, ...secrets.map((x) => x.slice(6)), ...tokens]) assert.ok(!logs.includes(s), 'a secret was logged');
       assert.ok(secrets.length >= 8);
     });
+  });
+});
+
+describe('events: shutdown', function () {
+  this.timeout(30_000);
+  it('stop() ends streams and workers and leaves no timer behind', async () => {
+    const redis = await startRedis({ own: true });
+    // Every timer created by src/events code while the node lives, until it fires or is cleared.
+    const live = new Map<number, string>();
+    const hook = createHook({
+      init(id, type) {
+        if (type !== 'Timeout') return;
+        const stack = new Error().stack ?? '';
+        if (stack.includes('/src/events/')) live.set(id, stack.split('\n').find((l) => l.includes('/src/events/')) ?? '');
+      },
+      destroy(id) {
+        live.delete(id);
+      },
+    });
+    hook.enable();
+    const n = await startNode(redis.url, 'stop:');
+    const rx = await startReceiver();
+    try {
+      await createWebhook(n.url, 'app-0', 'c', rx.url);
+      const sse = await openSse(`${n.url}/v1/apps/app-0/events`, { 'x-client': 'c' });
+      await push(n.url, 'app-0', dataPush('d', 1));
+      await waitFor(() => rx.got.length === 1 && sse.events.length === 1, 5_000, 'delivery and stream');
+      assert.ok(live.size > 0, 'the hook sees the module timers');
+      await n.close();
+      assert.equal(n.events.sse.open, 0);
+      assert.deepEqual(n.events.workers.running, []);
+      await sleep(100);
+      assert.deepEqual([...live.values()], [], 'timers left behind');
+    } finally {
+      hook.disable();
+      await n.close();
+      await rx.close();
+      await redis.close();
+    }
   });
 });
 
