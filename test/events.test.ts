@@ -569,14 +569,48 @@ describe('events', function () {
       assert.ok(other.events.workers.running.includes(key), 'the survivor runs the webhook');
       await sleep(300);
       for (const id of all) assert.equal(rx.okCount(id), 1, `${id} delivered once`);
+      const okOrder = rx.got.filter((g) => g.answer === 200).map((g) => g.id);
+      assert.deepEqual(okOrder, all, 'first deliveries in arrival order, across the takeover too');
       // Only the entry that hung was attempted twice (the dead replica's attempt never got an answer).
       const twice = all.filter((id) => rx.got.filter((g) => g.id === id).length > 1);
       assert.deepEqual(twice, [hung]);
       assert.ok(other.logs.some((l) => l.includes('claimed pending deliveries of another replica')));
+      // The dead replica's consumer is dropped from the group once it has nothing pending.
+      const consumers = async () => ((await redis.client.xinfo('CONSUMERS', stream('app-10'), `wh:${hook.id}`)) as unknown[][]).length;
+      await waitFor(async () => (await consumers()) === 1, 10_000, 'the dead consumer to be forgotten');
       await holder.close();
       if (holder === node) {
         node = second; // later tests use a live node
       }
+    });
+  });
+
+  describe('handover', () => {
+    it('a replica stopping cleanly hands its webhook and unfinished entries over at once, not after lease and claim times', async () => {
+      // Lease and claim times far above the wait below: only a release and a hand-back can meet it.
+      const slow = { delivery: { ...FAST, leaseMs: 30_000, claimIdleMs: 30_000 } };
+      const a = await startNode(redis.url, `${prefix}h`, slow);
+      const b = await startNode(redis.url, `${prefix}h`, slow);
+      nodes.push(a, b);
+      let hangReading = -1;
+      const rx = await startReceiver((r, before) => (r.body.includes(`"reading":${hangReading}}`) && before === 0 ? 'hang' : 200));
+      receivers.push(rx);
+      const hook = await createWebhook(a.url, 'app-12', 'rollout', rx.url);
+      secrets.push(hook.secret);
+      const key = `app-12/${hook.id}`;
+      await waitFor(() => a.events.workers.running.includes(key) || b.events.workers.running.includes(key), 5_000, 'a runner');
+      const [holder, other] = a.events.workers.running.includes(key) ? [a, b] : [b, a];
+      hangReading = 3;
+      const ids: string[] = [];
+      for (let i = 0; i < 8; i++) ids.push((await push(other.url, 'app-12', dataPush('dev-h', i))).body.id);
+      await waitFor(() => rx.got.some((g) => g.answer === 'hang'), 5_000, 'a hanging attempt');
+      await holder.close(); // graceful: the hanging attempt is aborted after the grace period
+      await waitFor(() => ids.every((id) => rx.okCount(id) === 1), 10_000, 'the other replica to deliver the rest');
+      assert.deepEqual(
+        rx.got.filter((g) => g.answer === 200).map((g) => g.id),
+        ids,
+      );
+      await other.close();
     });
   });
 

@@ -324,11 +324,22 @@ class Runner {
   private async run(): Promise<void> {
     const cfg = this.w.cfg;
     let nextClaim = 0;
+    // A new holder first finishes what a previous one left pending, so that first attempts stay in arrival order.
+    let recovering = true;
     while (this.active) {
       try {
         let worked = false;
+        if (recovering) {
+          worked = await this.claimStale();
+          recovering = await this.othersPending();
+          if (recovering) {
+            if (this.active) await this.sleeper.sleep(Math.min(cfg.pollMs, 200));
+            continue;
+          }
+        }
         if (Date.now() >= nextClaim) {
           worked = (await this.claimStale()) || worked;
+          await this.forgetIdleConsumers();
           nextClaim = Date.now() + Math.max(100, Math.floor(cfg.claimIdleMs / 2));
         }
         if (this.active) worked = (await this.firstAttempts()) || worked;
@@ -345,6 +356,35 @@ class Runner {
     if (this.stopping && !this.leaseLost) {
       // A clean stop hands the webhook over at once.
       await this.w.scriptRedis.iotbffLeaseRelease(this.k.lease, cfg.consumer).catch(() => undefined);
+    }
+  }
+
+  /** Makes our pending entries look idle (XCLAIM … IDLE), so that the next holder's XAUTOCLAIM takes them without waiting. */
+  private async handBack(sids: string[]): Promise<void> {
+    if (sids.length === 0) return;
+    const cfg = this.w.cfg;
+    await this.w.scriptRedis
+      .xclaim(this.k.stream, this.k.group, cfg.consumer, 0, ...sids, 'IDLE', cfg.claimIdleMs + 1)
+      .catch(() => undefined); // Redis away: they become claimable by age anyway
+  }
+
+  /** Whether another consumer (a previous holder) still has entries pending in this webhook's group. */
+  private async othersPending(): Promise<boolean> {
+    const r = (await this.w.scriptRedis.xpending(this.k.stream, this.k.group)) as [number, string | null, string | null, Array<[string, string]> | null];
+    return (r[3] ?? []).some(([name, count]) => name !== this.w.cfg.consumer && Number(count) > 0);
+  }
+
+  /** Drops consumers of earlier holders once they have nothing pending, so that restarts do not grow the group forever. */
+  private async forgetIdleConsumers(): Promise<void> {
+    const cfg = this.w.cfg;
+    const rows = (await this.w.scriptRedis.xinfo('CONSUMERS', this.k.stream, this.k.group)) as unknown[][];
+    for (const row of rows) {
+      const info: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < row.length; i += 2) info[String(row[i])] = row[i + 1];
+      const name = String(info.name);
+      if (name !== cfg.consumer && Number(info.pending) === 0 && Number(info.idle) > cfg.claimIdleMs) {
+        await this.w.scriptRedis.xgroup('DELCONSUMER', this.k.stream, this.k.group, name);
+      }
     }
   }
 
@@ -400,8 +440,12 @@ class Runner {
   /** First attempts, strictly in stream order; non-matching entries are acknowledged without a POST. */
   private async process(entries: RawEntry[]): Promise<void> {
     const skip: string[] = [];
-    for (const [sid, fields] of entries) {
-      if (!this.active) break; // unfinished entries stay pending: this replica or another claims them
+    for (const [i, [sid, fields]] of entries.entries()) {
+      if (!this.active) {
+        // Unfinished entries stay pending; marked idle, so that the next holder claims them at once.
+        await this.handBack(entries.slice(i).map((e) => e[0]));
+        break;
+      }
       const event = entryToEvent(this.t.appId, sid, fields);
       if (!this.t.notifyTypes.has(event.notifyType)) {
         skip.push(sid);
@@ -449,7 +493,11 @@ class Runner {
       cfg.metrics?.latency.observe({ attempt: kind }, Math.max(0, Date.now() - Date.parse(event.receivedAt)) / 1000);
       return;
     }
-    if (res.error === 'aborted') return; // shutting down: left pending (or due) for whoever runs next
+    if (res.error === 'aborted') {
+      // Shutting down: a first attempt stays pending (marked idle for the next holder), a retry stays due.
+      if (kind === 'first') await this.handBack([sid]);
+      return;
+    }
     const now = Date.now();
     const delay = this.w.retryDelay(n);
     // Given up only once an attempt at or after retryForMs failed: retries span at least retryForMs (contract: ≥ 24 h).
