@@ -677,8 +677,9 @@ describe('events: shutdown', function () {
     const hook = createHook({
       init(id, type) {
         if (type !== 'Timeout') return;
-        const stack = new Error().stack ?? '';
-        if (stack.includes('/src/events/')) live.set(id, stack.split('\n').find((l) => l.includes('/src/events/')) ?? '');
+        // The first frame outside Node and this hook is the code that set the timer (not, say, the http server's socket timers).
+        const frame = (new Error().stack ?? '').split('\n').slice(1).find((l) => !l.includes('(node:') && !l.includes('at node:') && !l.includes('events.test.ts'));
+        if (frame?.includes('/src/events/')) live.set(id, frame);
       },
       destroy(id) {
         live.delete(id);
