@@ -31,7 +31,7 @@ const FAST = {
   attemptTimeoutMs: 2000,
   retryDelaysMs: [100, 200],
   retryForMs: 60_000,
-  leaseMs: 1000,
+  leaseMs: 3000,
   claimIdleMs: 2500,
   scanIntervalMs: 100,
   pollMs: 200,
@@ -518,23 +518,32 @@ describe('events', function () {
     });
 
     it('a hanging receiver does not delay a healthy one', async () => {
-      const hanging = await startReceiver(() => 'hang');
-      const healthy = await startReceiver();
-      receivers.push(hanging, healthy);
-      const h1 = await createWebhook(node.url, 'app-9', 'rollout', hanging.url);
-      const h2 = await createWebhook(node.url, 'app-9', 'ops-portal', healthy.url);
-      secrets.push(h1.secret, h2.secret);
-      const ids: string[] = [];
-      for (let i = 0; i < 5; i++) ids.push((await push(node.url, 'app-9', dataPush('dev-h', i))).body.id);
-      await waitFor(() => healthy.got.length === 5, 5_000, 'healthy deliveries');
-      // The healthy webhook got everything while the hanging one was still stuck in its first attempt.
-      assert.equal(hanging.got.length, 1);
-      assert.deepEqual(
-        healthy.got.map((g) => g.id),
-        ids,
-      );
-      // And the hanging one moves on after its deadline: its second event's first attempt comes.
-      await waitFor(() => hanging.got.some((g) => g.id === ids[1]), 5_000, 'the hanging webhook to move on');
+      // A 5 s attempt deadline: room enough for the healthy webhook on a loaded machine; only this node delivers.
+      const patient = await startNode(redis.url, prefix, { delivery: { ...FAST, attemptTimeoutMs: 5000, claimIdleMs: 6000 } });
+      nodes.push(patient);
+      await node.events.workers.stop(100);
+      try {
+        const hanging = await startReceiver(() => 'hang');
+        const healthy = await startReceiver();
+        receivers.push(hanging, healthy);
+        const h1 = await createWebhook(patient.url, 'app-9', 'rollout', hanging.url);
+        const h2 = await createWebhook(patient.url, 'app-9', 'ops-portal', healthy.url);
+        secrets.push(h1.secret, h2.secret);
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) ids.push((await push(patient.url, 'app-9', dataPush('dev-h', i))).body.id);
+        await waitFor(() => healthy.got.length === 5, 5_000, 'healthy deliveries');
+        // The healthy webhook got everything while the hanging one was still stuck in its first attempt.
+        assert.equal(hanging.got.length, 1);
+        assert.deepEqual(
+          healthy.got.map((g) => g.id),
+          ids,
+        );
+        // And the hanging one moves on after its deadline: its second event's first attempt comes.
+        await waitFor(() => hanging.got.some((g) => g.id === ids[1]), 10_000, 'the hanging webhook to move on');
+      } finally {
+        await patient.close();
+        node.events.workers.start();
+      }
     });
 
     it('two replicas deliver each event once; a replica dying mid-delivery has its pending entries claimed by the other', async () => {
