@@ -1,0 +1,103 @@
+// The platform's push endpoint POST /callbacks/:appId/:token: path token check in constant time, body limit, JSON check, 200 only once stored.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { EventMetrics } from './metrics.js';
+import { notifyLabel, notifyTypeOf } from './notify.js';
+import type { EventStore } from './store.js';
+
+/** The path token of an app: HMAC-SHA256(CALLBACK_SECRET, appId), base64url. Unguessable without the secret, stable across replicas. */
+export function callbackToken(secret: string, appId: string): string {
+  return createHmac('sha256', secret).update(`iot-bff callback\n${appId}`).digest('base64url');
+}
+
+/**
+ * The URL the platform must push to for `appId`: CALLBACK_BASE_URL (scheme, host, explicit port, as the
+ * platform requires; a base path is kept) + /callbacks/{appId}/{token}. It contains a secret: never log it
+ * or return it to callers.
+ */
+export function callbackUrl(baseUrl: string, secret: string, appId: string): string {
+  const base = baseUrl.replace(/\/+$/, '');
+  return `${base}/callbacks/${encodeURIComponent(appId)}/${callbackToken(secret, appId)}`;
+}
+
+/** Whether `token` is the path token of `appId`; compared in constant time on equal-length digests. */
+export function tokenMatches(secret: string, appId: string, token: string): boolean {
+  const want = Buffer.from(callbackToken(secret, appId));
+  const got = Buffer.from(token);
+  // Length differs only for garbage; comparing the want against itself keeps the time the same anyway.
+  return timingSafeEqual(want, got.length === want.length ? got : want) && got.length === want.length;
+}
+
+export interface CallbackDeps {
+  store: EventStore;
+  /** CALLBACK_SECRET (≥ 32 characters; checked by the configuration). */
+  secret: string;
+  /** Whether an app is configured (and events are on for it). */
+  hasApp: (appId: string) => boolean;
+  /** Largest body, in body-parser's notation (BODY_LIMIT), e.g. "256kb". */
+  bodyLimit: string | number;
+  metrics?: EventMetrics;
+  logger?: Logger;
+}
+
+/**
+ * The router to mount at the root of the app (before authentication: the platform has no API key).
+ * Errors are thrown as GatewayError, for the gateway's error middleware to answer in its envelope.
+ */
+export function createCallbackRouter(deps: CallbackDeps): Router {
+  const r = express.Router();
+  const rejected = (outcome: string) => deps.metrics?.received.inc({ notify_type: 'other', outcome });
+
+  const checkToken = (req: Request, res: Response, next: NextFunction): void => {
+    const appId = String(req.params.appId);
+    const token = String(req.params.token);
+    // The access log prints req.path: hide the token there (it is a credential) for every answer below.
+    req.url = req.url.replace(/\/[^/?]*(\?.*)?$/, '/[token]$1');
+    res.locals.route = 'callback';
+    // The token is checked for unknown apps too, so that timing does not tell which apps exist.
+    const ok = tokenMatches(deps.secret, appId, token);
+    if (!ok || !deps.hasApp(appId)) {
+      rejected('not_found');
+      throw new GatewayError('NOT_FOUND', { message: 'No such route.' });
+    }
+    next();
+  };
+
+  // Raw bytes, whatever the content type: the platform's Content-Type varies (charset, or none at all).
+  const body = express.raw({ type: () => true, limit: deps.bodyLimit });
+
+  r.post('/callbacks/:appId/:token', checkToken, body, async (req: Request, res: Response) => {
+    const appId = String(req.params.appId);
+    const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      rejected('invalid');
+      throw new GatewayError('VALIDATION_FAILED', {
+        message: 'The body must be a JSON object.',
+        details: [{ field: 'body', message: 'not a JSON object' }],
+      });
+    }
+    const notifyType = notifyTypeOf(parsed as Record<string, unknown>);
+    const label = notifyLabel(notifyType);
+    let stored;
+    try {
+      // Re-serialized from the parsed value: compact, and known to be valid JSON for every reader.
+      stored = await deps.store.append(appId, notifyType, JSON.stringify(parsed));
+    } catch (err) {
+      deps.metrics?.received.inc({ notify_type: label, outcome: 'unavailable' });
+      deps.logger?.warn({ appId, notifyType, err }, 'event not stored: redis unavailable');
+      // The platform retries or drops it; answering 200 here would lose it silently.
+      throw new GatewayError('SERVICE_UNAVAILABLE', { message: 'The event could not be stored.', retryAfter: 1, cause: err });
+    }
+    deps.metrics?.received.inc({ notify_type: label, outcome: stored.duplicate ? 'duplicate' : 'stored' });
+    res.status(200).json({ id: stored.id, duplicate: stored.duplicate });
+  });
+  return r;
+}
