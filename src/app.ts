@@ -42,7 +42,9 @@ export interface Gateway {
 
 export function createGateway(config: Config, logger: Logger): Gateway {
   // First, before any connection: a broken route description stops the start with one line (RouteDescriptionError).
-  const routes = routesOf(FAMILIES, (code) => Object.hasOwn(PLATFORM_CODES, code));
+  // Until the code catalog is built from the families (the catalog refactor), a code is known if the global
+  // table or the family tables define it, so that families can declare their own codes.
+  const routes = routesOf(FAMILIES, (code) => Object.hasOwn(PLATFORM_CODES, code) || FAMILIES.some((f) => Object.hasOwn(f.codes, code)));
   const replicaId = randomUUID().slice(0, 8);
   const metrics = createMetrics();
   let redis: Redis | null = null;
