@@ -13,7 +13,12 @@
 //   GET    /calls[?since=epochMs] {total, byApp, byRoute, log}
 //   DELETE /calls                 clears the call log and its counters (not the flow-control windows)
 //   GET    /tokens/:appId         {current, issued}, never a token value
+//   POST   /devices/:deviceId/data    {serviceId, data: {…}, serviceType?, eventTime?} → 204: the device (of whichever
+//                                     app) reports one reading: history holds it, the device comes ONLINE if it was
+//                                     not, and deviceDataChanged is pushed; unknown device → 404
+//   POST   /devices/:deviceId/status  {status: ONLINE|OFFLINE|ABNORMAL} → 204 (coming ONLINE delivers pending commands)
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { deviceControlRouter } from './families/devices/control.js';
 import { parseFaultRule } from './faults.js';
 import type { SimulatorState } from './state.js';
 
@@ -112,6 +117,8 @@ export function controlRouter(state: SimulatorState): Router {
     if (!knownApp(res, appId)) return;
     res.json(state.tokens.status(appId, Date.now()));
   });
+
+  r.use('/devices', deviceControlRouter(state));
 
   r.use((_req, res) => void res.status(404).json({ error: 'no such control endpoint' }));
   // Malformed JSON bodies end up here (body-parser errors carry their status).
