@@ -51,6 +51,5 @@ export const DEVICE_CODES: PlatformCodeTable = Object.freeze({
 export const DEVICE_MESSAGES: Readonly<Record<string, string>> = Object.freeze({
   ...WINDOW_MESSAGES,
   'rule.stringOrInteger': 'must be a string or an integer',
-  // Joi reports an unmet `or` as object.missing (worded in validate.ts); the check at start also asks for this.
-  'object.or': 'one of {{#peers}} is required',
+  'rule.gatewayOrPage': 'one of gatewayId or pageNo is required',
 });

@@ -125,14 +125,21 @@ export const getQuery = Joi.object({
 
 const listField = <T extends Joi.Schema>(schema: T) => codes(schema, LIST_INVALID);
 
+/** Joi error type of a list query with neither gatewayId nor pageNo (worded in codes.ts). */
+export const GATEWAY_OR_PAGE = 'rule.gatewayOrPage';
+const EITHER = 'One of gatewayId or pageNo is required (the platform answers 100218 otherwise).';
+
+// The "one of gatewayId or pageNo" rule is a custom rule on the whole query rather than Joi's `or`: the
+// OpenAPI document gives each query key its own parameter and cannot render a rule across keys, so the rule
+// is described on both parameters instead.
 export const listQuery = codes(
   Joi.object({
-    gatewayId: listField(s256()),
+    gatewayId: listField(s256().description(EITHER)),
     nodeType: listField(Joi.string().valid('ENDPOINT', 'GATEWAY', 'UNKNOW')),
     deviceType: listField(s256()),
     location: listField(s256()),
     name: listField(s256()),
-    pageNo: listField(Joi.number().integer().min(0).max(INT_MAX)),
+    pageNo: listField(Joi.number().integer().min(0).max(INT_MAX).description(EITHER)),
     // 1–250, default 25 (the older SDK doc says default 1 [?]; the default is the platform's to apply).
     pageSize: listField(Joi.number().integer().min(1).max(250)),
     status: listField(Joi.string().valid('ONLINE', 'OFFLINE', 'INACTIVE', 'ABNORMAL')),
@@ -141,7 +148,9 @@ export const listQuery = codes(
     sort: listField(Joi.string().valid('ASC', 'DESC')),
     select: codes(Joi.string().valid('imsi'), DM_BAD_PARAMETER),
   })
-    .or('gatewayId', 'pageNo')
+    .custom((value: Record<string, unknown>, helpers) =>
+      value.gatewayId === undefined && value.pageNo === undefined ? helpers.error(GATEWAY_OR_PAGE) : value,
+    'one of gatewayId or pageNo')
     .unknown(false),
-  { 'object.missing': LIST_NEEDS_GATEWAY_OR_PAGE },
+  { [GATEWAY_OR_PAGE]: LIST_NEEDS_GATEWAY_OR_PAGE },
 );
