@@ -301,9 +301,10 @@ describe('simulator: devices', () => {
     let url: string;
     const pushes: Array<{ appId: string; body: Record<string, any> }> = [];
     let token: string;
+    let state: SimulatorState;
 
     before(async () => {
-      const state = new SimulatorState(new Map([['demo-app', 'demo-secret']]), { ratePerMinute: 100_000, windowMs: 60_000, expiresIn: 3600 });
+      state = new SimulatorState(new Map([['demo-app', 'demo-secret']]), { ratePerMinute: 100_000, windowMs: 60_000, expiresIn: 3600 });
       state.onNotify((appId, body) => void pushes.push({ appId, body }));
       const app = express();
       app.use('/__control', controlRouter(state));
@@ -341,6 +342,29 @@ describe('simulator: devices', () => {
       assert.deepEqual(data?.service, { serviceId: 'WaterMeter', serviceType: 'WaterMeter', data: { value: 42 }, eventTime: '20240301T101010Z' });
       assert.deepEqual(deleted, { notifyType: 'deviceDeleted', deviceId, gatewayId: deviceId });
       assert.ok(!JSON.stringify(pushes).includes('feedfeedfeed'), 'a push never carries the psk');
+    });
+
+    it('tells the registry status listeners (pending commands are delivered from there) and the delete listeners', async () => {
+      const reg = await call(request(url).post(REG)).send({ nodeId: 'listen-1' }).expect(200);
+      const deviceId = reg.body.deviceId as string;
+      const devices = state.appData('demo-app').devices;
+      const changes: string[] = [];
+      const deleted: string[] = [];
+      const offStatus = devices.onStatus((d, previous) => void changes.push(`${d.deviceId === deviceId ? 'it' : 'other'}:${previous}->${d.status}`));
+      const offDelete = devices.onDelete((d) => void deleted.push(d.deviceId));
+      try {
+        await request(url).post(`/__control/devices/${deviceId}/status`).send({ status: 'ONLINE' }).expect(204);
+        await request(url).post(`/__control/devices/${deviceId}/status`).send({ status: 'OFFLINE' }).expect(204);
+        // Reporting data brings an offline device online first.
+        await request(url).post(`/__control/devices/${deviceId}/data`).send({ serviceId: 'S', data: { v: 1 } }).expect(204);
+        await request(url).post(`/__control/devices/${deviceId}/data`).send({ serviceId: 'S', data: { v: 2 } }).expect(204);
+        assert.deepEqual(changes, ['it:INACTIVE->ONLINE', 'it:ONLINE->OFFLINE', 'it:OFFLINE->ONLINE']);
+        await call(request(url).delete(`${DM}/${deviceId}`)).expect(204);
+        assert.deepEqual(deleted, [deviceId]);
+      } finally {
+        offStatus();
+        offDelete();
+      }
     });
   });
 });

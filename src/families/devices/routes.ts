@@ -1,4 +1,5 @@
 // The devices family's six route descriptions (contract §9, platform-api.md §5.1–§5.6): router, forwarding and OpenAPI derive from them.
+import Joi from 'joi';
 import type { RouteDescription } from '../types.js';
 import {
   DEVICE_DATA_NOT_FOUND,
@@ -19,6 +20,14 @@ const DM = '/iocm/app/dm/v1.4.0';
 
 const UNKNOWN_DEVICE = [DEVICE_NOT_FOUND, DEVICE_DATA_NOT_FOUND];
 
+/** Register's answer (RegDirectDeviceOutDTO, §5.1), for /openapi.json; the platform's body is passed on as is. */
+const registered = Joi.object({
+  deviceId: Joi.string().required(),
+  verifyCode: Joi.string(),
+  timeout: Joi.number().integer(),
+  psk: Joi.string().description("The device's pre-shared key: a secret, shown to the caller that registers the device."),
+}).unknown(true);
+
 // appId: every one of these APIs takes an optional `appId` query parameter, documented as the app that
 // authorised the caller, for acting on *another* app's devices (platform-api.md §1.3). The gateway acts for
 // the app in the path with that app's own token, so it sends none: the platform then acts for the token's
@@ -35,6 +44,7 @@ export const deviceRoutes: readonly RouteDescription[] = Object.freeze([
     // The platform answers 200 [?] (§5.1); a creating POST answers 201 with the platform's body (contract
     // §9): {deviceId, verifyCode, timeout, psk}. The psk is the device's key, which the caller needs.
     successStatus: 201,
+    response: registered,
     idempotencyKey: true,
     platformErrorCodes: [
       REG_INVALID, REG_BAD_VERIFY_CODE, REG_BAD_MESSAGE, REG_BOUND, REG_NODE_ID_TAKEN,
