@@ -85,6 +85,14 @@ export function buildV1Router({ config, specs, forwarder, idempotency }: RouterD
       }
       respond(res, answer.status, answer.body);
     };
+    if (spec.method === 'GET') {
+      // Express answers HEAD with the GET handler, which would spend a platform call (and a quota slot) on
+      // an answer without a body: refused instead, before any platform work (issue 17, finding 9).
+      perApp.head(path, (_req, res) => {
+        res.setHeader('Allow', (allowed.get(path) ?? []).join(', '));
+        throw new GatewayError('METHOD_NOT_ALLOWED');
+      });
+    }
     perApp[METHOD[spec.method]](path, ...handlers);
   }
   // A known path with another method: 405 with Allow, rather than a misleading 404.
