@@ -341,7 +341,7 @@ describe('devices routes', () => {
         const before = (await sim.calls()).total;
         const res = await send(api()).set('X-Api-Key', key);
         const e = assertEnvelope(res, 400, 'VALIDATION_FAILED');
-        assert.ok((e.details as Array<{ field: string }>).some((d) => /\.(appId|accessAppId|ownerFlag)$/.test(d.field)));
+        assert.ok((e.details as Array<{ field: string }>).some((d) => /(^|\.)(appId|accessAppId|ownerFlag)$/.test(d.field)));
         assert.equal((await sim.calls()).total, before);
       });
     }
