@@ -16,7 +16,12 @@
 //   POST   /devices               {appId, nodeId, deviceInfo?} → 201 {deviceId, nodeId}: a device in the app's registry, as
 //                                  registration would leave it, without a platform call (tests and demos that need devices
 //                                  of their own: groups, upgrade tasks by group); a taken nodeId → 409
+//   POST   /devices/:deviceId/data    {serviceId, data: {…}, serviceType?, eventTime?} → 204: the device (of whichever
+//                                     app) reports one reading: history holds it, the device comes ONLINE if it was
+//                                     not, and deviceDataChanged is pushed; unknown device → 404
+//   POST   /devices/:deviceId/status  {status: ONLINE|OFFLINE|ABNORMAL} → 204 (coming ONLINE delivers pending commands)
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { deviceControlRouter } from './families/devices/control.js';
 import { parseFaultRule } from './faults.js';
 import type { SimulatorState } from './state.js';
 
@@ -125,6 +130,7 @@ export function controlRouter(state: SimulatorState): Router {
     if (device === undefined) return void res.status(409).json({ error: 'nodeId taken' });
     res.status(201).json({ deviceId: device.deviceId, nodeId: device.nodeId });
   });
+  r.use('/devices', deviceControlRouter(state));
 
   r.use((_req, res) => void res.status(404).json({ error: 'no such control endpoint' }));
   // Malformed JSON bodies end up here (body-parser errors carry their status).

@@ -35,6 +35,7 @@ const MAX_READINGS = 1000;
 export class DeviceRegistry {
   private readonly byId = new Map<string, SimDevice>();
   private readonly statusListeners = new Set<(device: SimDevice, previous: DeviceStatus) => void>();
+  private readonly deleteListeners = new Set<(device: SimDevice) => void>();
 
   /** Registers a device; undefined when the nodeId is taken (the platform answers 100426). */
   register(input: { nodeId: string; verifyCode?: string; psk?: string; timeout?: number; info?: Record<string, unknown> }, now = Date.now()): SimDevice | undefined {
@@ -69,8 +70,34 @@ export class DeviceRegistry {
     return undefined;
   }
 
+  /** The device whose verification code this is (codes are unique: the platform answers 100416 for a taken one). */
+  byVerifyCode(verifyCode: string): SimDevice | undefined {
+    for (const d of this.byId.values()) if (d.verifyCode === verifyCode) return d;
+    return undefined;
+  }
+
+  /** Deletes and tells the listeners (groups drop the member, commands their queue). */
   delete(deviceId: string): boolean {
-    return this.byId.delete(deviceId);
+    const device = this.byId.get(deviceId);
+    if (device === undefined) return false;
+    this.byId.delete(deviceId);
+    for (const listener of this.deleteListeners) listener(device);
+    return true;
+  }
+
+  onDelete(listener: (device: SimDevice) => void): () => void {
+    this.deleteListeners.add(listener);
+    return () => this.deleteListeners.delete(listener);
+  }
+
+  /** Merges modified information (a modify call); `psk` is kept apart from `info`, which is shown to callers. */
+  update(deviceId: string, changes: { info?: Record<string, unknown>; psk?: string }, now = Date.now()): SimDevice | undefined {
+    const device = this.byId.get(deviceId);
+    if (device === undefined) return undefined;
+    Object.assign(device.info, changes.info ?? {});
+    if (changes.psk !== undefined) device.psk = changes.psk;
+    device.modifiedAt = now;
+    return device;
   }
 
   /** In registration order. */
