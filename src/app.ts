@@ -13,6 +13,7 @@ import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { CircuitBreaker } from './platform/breaker.js';
 import { createPlatformClient, type PlatformClient } from './platform/client.js';
+import { createCodeCatalog, UPGRADE_CODES, type PlatformCodeTable } from './platform/codes.js';
 import { QuotaLimiter } from './quota/limiter.js';
 import { connectWithin, createRedis, isReady } from './redis.js';
 import { buildOpenApi } from './routes/openapi.js';
@@ -24,6 +25,9 @@ import { MemoryTokenStore, RedisTokenStore, type TokenStore } from './tokens/sto
 
 /** Every platform API the gateway serves; a new family is a new list of descriptions here. */
 export const ROUTES: readonly RouteSpec[] = [...upgradeRoutes];
+
+/** The platform codes of every family the gateway serves (the common ones are always included). */
+export const CODE_FAMILIES: ReadonlyArray<{ name: string; codes: PlatformCodeTable }> = [{ name: 'device-upgrade', codes: UPGRADE_CODES }];
 
 export interface Gateway {
   app: Express;
@@ -52,6 +56,8 @@ export function createGateway(config: Config, logger: Logger): Gateway {
   }
 
   const client: PlatformClient = createPlatformClient(config, metrics);
+  // Built here, once: a code defined twice with different meanings stops the start.
+  const catalog = createCodeCatalog(CODE_FAMILIES);
   const limiter = new QuotaLimiter({
     redis,
     keyPrefix: config.redisKeyPrefix,
@@ -71,6 +77,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     store,
     client,
     limiter,
+    catalog,
     apps: config.apps,
     lockTtlMs: config.tokenLockTtlMs,
     platformTimeoutMs: config.platformTimeoutMs,
@@ -80,7 +87,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     replicaId,
   });
   const breaker = new CircuitBreaker({ failures: config.breakerFailures, cooldownMs: config.breakerCooldownMs });
-  const forwarder = createForwarder({ client, tokens, limiter, breaker, metrics });
+  const forwarder = createForwarder({ client, tokens, limiter, breaker, catalog, metrics });
   const idempotency = new Idempotency(
     redis ? new RedisIdempotencyBackend(redis) : new MemoryIdempotencyBackend(),
     config.idempotencyTtlSec,
