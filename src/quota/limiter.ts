@@ -77,13 +77,14 @@ export class QuotaLimiter {
   async take(appId: string): Promise<QuotaOutcome> {
     const early = this.known(appId);
     if (early) return early;
-    const redis = this.opts.redis;
-    if (redis && this.outage) {
+    const { redis } = this.opts;
+    const scripts = this.scripts;
+    if (redis && scripts && this.outage) {
       if (redis.status === 'ready' && Date.now() >= this.outage.retryAt) {
         if (this.outage.state.kind !== 'connected') await this.recover();
         if (this.outage.state.kind === 'connected') {
           try {
-            return this.fromRedis(appId, await this.takeFromRedis(appId));
+            return await this.takeInRedis(appId, scripts);
           } catch (err) {
             if (redis.status !== 'ready') {
               this.markLost(err);
@@ -144,20 +145,11 @@ export class QuotaLimiter {
     return `${this.opts.replicaId}:${this.seq}`;
   }
 
-  private async takeFromRedis(appId: string) {
+  /** One Lua call decides (scripts.ts TAKE_LUA); a refusal is remembered so that the next ones need no I/O. */
+  private async takeInRedis(appId: string, scripts: QuotaScripts): Promise<QuotaOutcome> {
     const member = this.nextMember();
     const t = Date.now();
-    const reply = await (this.scripts as QuotaScripts).take(
-      this.key('quota', appId),
-      this.key('hold', appId),
-      this.opts.rateOf(appId),
-      this.opts.windowMs,
-      member,
-    );
-    return { reply, member, t };
-  }
-
-  private fromRedis(appId: string, { reply, member, t }: Awaited<ReturnType<QuotaLimiter['takeFromRedis']>>): QuotaOutcome {
+    const reply = await scripts.take(this.key('quota', appId), this.key('hold', appId), this.opts.rateOf(appId), this.opts.windowMs, member);
     const limit = this.opts.rateOf(appId);
     this.opts.metrics.quotaUsage.set({ app: appId }, reply.count);
     if (reply.allowed) {
