@@ -106,7 +106,7 @@ export function createForwarder(deps: {
           if (!(err instanceof PlatformError)) throw withQuota(err, quota, sent);
           if (err.isOutage) breaker.failure(Date.now());
           else breaker.success();
-          const tokenInvalid = err.kind === 'code' && catalog.lookup(err.platformCode ?? '')?.meaning === 'token-invalid';
+          const tokenInvalid = catalog.lookup(err.platformCode ?? '')?.meaning === 'token-invalid';
           if (tokenInvalid && !tokenRetried && token !== undefined) {
             // The token was revoked or superseded: renew through the single flight and retry once.
             tokenRetried = true;

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { PlatformError, type PlatformClient, type TokenGrant } from '../platform/client.js';
 import { PLATFORM_CODE, type CodeCatalog } from '../platform/codes.js';
-import type { QuotaLimiter, QuotaOutcome } from '../quota/limiter.js';
+import type { QuotaLimiter } from '../quota/limiter.js';
 import type { TokenFailure, TokenOutcome } from './outcome.js';
 import { loginBackoffMs, renewAt } from './policy.js';
 import type { StoredToken, TokenStore } from './store.js';
@@ -226,7 +226,7 @@ export class TokenManager {
         this.o.logger.info({ app: appId, platformCode: err.platformCode }, 'token refresh refused; logging in');
       }
     }
-    const slot: QuotaOutcome = await this.o.limiter.take(appId);
+    const slot = await this.o.limiter.take(appId);
     if (slot.kind === 'refused') return { ok: false, reason: 'quota-refused', quota: slot };
     try {
       const grant = await this.o.client.login(appId, app.secret, deadline).finally(() => this.o.limiter.done(slot.slot));
