@@ -13,24 +13,23 @@ import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { CircuitBreaker } from './platform/breaker.js';
 import { createPlatformClient, type PlatformClient } from './platform/client.js';
-import { createCodeCatalog, UPGRADE_CODES, type PlatformCodeTable } from './platform/codes.js';
+import { createCodeCatalog } from './platform/codes.js';
 import { QuotaLimiter } from './quota/limiter.js';
 import { connectWithin, createRedis, isReady } from './redis.js';
 import { buildOpenApi } from './routes/openapi.js';
 import { buildV1Router } from './routes/router.js';
+import { FAMILIES } from './families/index.js';
+import { routesOf } from './families/registry.js';
 import type { RouteSpec } from './routes/types.js';
-import { upgradeRoutes } from './routes/upgrade.js';
 import { TokenManager } from './tokens/manager.js';
 import { MemoryTokenStore, RedisTokenStore, type TokenStore } from './tokens/store.js';
 
-/** Every platform API the gateway serves; a new family is a new list of descriptions here. */
-export const ROUTES: readonly RouteSpec[] = [...upgradeRoutes];
 
-/** The platform codes of every family the gateway serves (the common ones are always included). */
-export const CODE_FAMILIES: ReadonlyArray<{ name: string; codes: PlatformCodeTable }> = [{ name: 'device-upgrade', codes: UPGRADE_CODES }];
 
 export interface Gateway {
   app: Express;
+  /** Every route served, from the registered families. */
+  routes: readonly RouteSpec[];
   config: Config;
   metrics: Metrics;
   limiter: QuotaLimiter;
@@ -43,6 +42,11 @@ export interface Gateway {
 }
 
 export function createGateway(config: Config, logger: Logger): Gateway {
+  // First, before any connection: a broken route description stops the start with one line (RouteDescriptionError).
+  // The platform-code catalog of every family, built here once: a code defined twice with different
+  // meanings stops the start, and a route may only declare codes the catalog knows.
+  const catalog = createCodeCatalog(FAMILIES);
+  const routes = routesOf(FAMILIES, (code) => catalog.lookup(code) !== undefined);
   const replicaId = randomUUID().slice(0, 8);
   const metrics = createMetrics();
   let redis: Redis | null = null;
@@ -56,8 +60,6 @@ export function createGateway(config: Config, logger: Logger): Gateway {
   }
 
   const client: PlatformClient = createPlatformClient(config, metrics);
-  // Built here, once: a code defined twice with different meanings stops the start.
-  const catalog = createCodeCatalog(CODE_FAMILIES);
   const limiter = new QuotaLimiter({
     redis,
     keyPrefix: config.redisKeyPrefix,
@@ -105,6 +107,8 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     return reasons;
   };
 
+  // Built once: a description it cannot render fails the start, not the first GET.
+  const openapi = buildOpenApi(routes, FAMILIES, { title: 'iot-bff', version: '1' });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -115,15 +119,16 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     buildOpsRouter({
       metrics,
       readiness,
-      openapi: () => buildOpenApi(ROUTES, { title: 'iot-bff', version: '1' }),
+      openapi: () => openapi,
     }),
   );
-  app.use('/v1', buildV1Router({ config, specs: ROUTES, forwarder, idempotency }));
+  app.use('/v1', buildV1Router({ config, specs: routes, forwarder, idempotency }));
   app.use(notFound);
   app.use(errorHandler());
 
   return {
     app,
+    routes,
     config,
     metrics,
     limiter,

@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CODE_FAMILIES, ROUTES } from '../src/app.js';
+import { FAMILIES } from '../src/families/index.js';
+import { UPGRADE_CODES } from '../src/families/upgrade/codes.js';
 import { buildEnvelope, CATALOG, GatewayError, toEnvelope, type ErrorCode } from '../src/errors.js';
-import { COMMON_CODES, createCodeCatalog, PLATFORM_CODE, UPGRADE_CODES, type CodeMeaning } from '../src/platform/codes.js';
-import { ROOT } from './helpers/fixtures.js';
+import { COMMON_CODES, createCodeCatalog, PLATFORM_CODE, type CodeMeaning } from '../src/platform/codes.js';
+import { ROOT, ROUTES } from './helpers/fixtures.js';
 import { validationCases } from './validation-cases.js';
 
 describe('error catalog', () => {
@@ -80,7 +81,7 @@ function documentedCodes(): DocRow[] {
 }
 
 describe('platform codes: docs/platform-codes.md and the catalog', () => {
-  const catalog = createCodeCatalog(CODE_FAMILIES);
+  const catalog = createCodeCatalog(FAMILIES);
 
   it('list the same codes, each once', () => {
     const rows = documentedCodes();

@@ -1,18 +1,20 @@
-// Checks /openapi.json against the contract and against validateRequest itself (docs/platform-codes.md is checked in error-catalog.test.ts).
+// Checks /openapi.json against the contract and against validateRequest itself, (docs/platform-codes.md is checked in error-catalog.test.ts).
 import assert from 'node:assert/strict';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import Joi from 'joi';
 import { SAFE_ID } from '../src/config.js';
 import { CATALOG, GatewayError, toEnvelope } from '../src/errors.js';
-import { buildOpenApi, joiToJsonSchema, type JsonSchema } from '../src/routes/openapi.js';
-import { upgradeRoutes } from '../src/routes/upgrade.js';
+import { joiToJsonSchema, type JsonSchema } from '../src/routes/joi-schema.js';
+import { buildOpenApi } from '../src/routes/openapi.js';
+import { FAMILIES } from '../src/families/index.js';
+import { UPGRADE_ROUTES as upgradeRoutes } from './helpers/fixtures.js';
 import { validateRequest } from '../src/routes/validate.js';
 import { validationCases, validOnes } from './validation-cases.js';
 
 // The generated document is plain JSON, walked freely here.
 type Doc = any;
 
-const doc: Doc = buildOpenApi(upgradeRoutes, { title: 'iot-bff', version: '1.2.3' });
+const doc: Doc = buildOpenApi(upgradeRoutes, FAMILIES, { title: 'iot-bff', version: '1.2.3' });
 
 /** The contract's table (gateway-contract.md §3), written out independently of the route descriptions. */
 const CONTRACT = [
@@ -72,6 +74,27 @@ describe('openapi: the document', () => {
     );
     for (const spec of upgradeRoutes) assert.ok(opOf(spec.id).responses[String(spec.successStatus)]);
     assert.equal(opOf('deletePackage').responses['204'].content, undefined, '204 has no body');
+  });
+
+  it('names, on every operation, the platform API it calls (x-platform-api, contract §9)', () => {
+    for (const [method, path, op] of operations()) {
+      const spec = upgradeRoutes.find((r) => r.id === op.operationId);
+      assert.ok(spec, `${method} ${path}`);
+      assert.deepEqual(op['x-platform-api'], { method: spec.platform.method, path: spec.platform.path });
+      assert.ok(!String(op['x-platform-api'].path).includes('?'), 'no query in the platform path');
+    }
+    assert.deepEqual(opOf('listUpgradeSubtasks')['x-platform-api'], {
+      method: 'GET',
+      path: '/iodm/northbound/v1.5.0/operations/{operationId}/subOperations',
+    });
+  });
+
+  it('never documents the platform-owned appId, accessAppId or ownerFlag as a query or body field', () => {
+    const text = JSON.stringify(doc.paths);
+    for (const [, , op] of operations()) {
+      for (const p of op.parameters) if (p.in === 'query') assert.ok(!['appId', 'accessAppId', 'ownerFlag'].includes(p.name));
+    }
+    assert.ok(!/"(accessAppId|ownerFlag)"/.test(text));
   });
 
   it('documents every path parameter, appId included, with the safe-ID pattern', () => {

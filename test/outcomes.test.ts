@@ -1,13 +1,13 @@
 // The edge: how quota refusals, token failures and platform errors become HTTP answers (src/http/outcomes.ts), without a server.
 import assert from 'node:assert/strict';
-import { CODE_FAMILIES } from '../src/app.js';
+import { FAMILIES } from '../src/families/index.js';
 import { platformErrorToGateway, quotaRefusalError, tokenFailureError, withQuota } from '../src/http/outcomes.js';
 import { PlatformError } from '../src/platform/client.js';
 import { createCodeCatalog, PLATFORM_CODE } from '../src/platform/codes.js';
 import { refused } from '../src/quota/outcome.js';
 import { isPlatformOutage, type TokenFailure } from '../src/tokens/outcome.js';
 
-const catalog = createCodeCatalog(CODE_FAMILIES);
+const catalog = createCodeCatalog(FAMILIES);
 
 describe('outcomes at the edge', () => {
   it('a quota refusal: 429 with the platform throttle code, Retry-After rounded up and the quota headers', () => {

@@ -1,7 +1,6 @@
 // The eight device-upgrade routes end to end: what the platform receives, what the caller gets, validation before any platform call, and platform errors normalized.
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { ROUTES } from '../src/app.js';
 import { validationCases, validOnes } from './validation-cases.js';
 import {
   KEYS,
@@ -12,6 +11,7 @@ import {
   type TestSimulator,
   closeAll,
   startStack,
+  ROUTES,
 } from './helpers/fixtures.js';
 
 const P = '/iodm/northbound/v1.5.0';

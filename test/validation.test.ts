@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { GatewayError } from '../src/errors.js';
 import { pathParams, type RouteSpec } from '../src/routes/types.js';
-import { upgradeRoutes } from '../src/routes/upgrade.js';
+import { UPGRADE_ROUTES as upgradeRoutes } from './helpers/fixtures.js';
 import { MAX_DETAILS, validateRequest } from '../src/routes/validate.js';
 import { compactUtc, validationCases, validOnes, type ValidationCase } from './validation-cases.js';
 

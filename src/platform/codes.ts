@@ -68,7 +68,7 @@ const MEANING_RETRYABLE: Readonly<Record<CodeMeaning, boolean>> = {
 
 const code = (meaning: CodeMeaning, message: string): PlatformCodeInfo => ({ meaning, message });
 
-/** Cross-API codes: authentication and tokens, flow control, platform faults, generic input errors (platform-api.md §1.6, §1.7, §2). */
+/** Cross-API codes (family 'common'; each family's own are in src/families/<name>/codes.ts): authentication and tokens, flow control, platform faults, generic input errors (platform-api.md §1.6, §1.7, §2). */
 export const COMMON_CODES: PlatformCodeTable = Object.freeze({
   [PLATFORM_CODE.THROTTLED]: code('throttled', "The platform refused the call: the app's platform quota is used up."),
   // The gateway renews the token and retries once before this ever reaches a caller.
@@ -104,29 +104,6 @@ export const COMMON_CODES: PlatformCodeTable = Object.freeze({
   '100022': code('invalid-input', 'The platform found the input invalid.'),
   '100405': code('invalid-input', 'A request parameter is invalid.'),
   '100216': code('invalid-input', 'The application input is invalid.'),
-});
-
-/**
- * The device-upgrade family's codes (platform-api.md §3 and the SEED error table). Temporary home: the
- * family registry moves it to src/families/upgrade/codes.ts.
- */
-export const UPGRADE_CODES: PlatformCodeTable = Object.freeze({
-  '123002': code('not-found', 'No such version package or device.'),
-  '120015': code('invalid-input', 'The platform found the request malformed.'),
-  '123016': code('invalid-input', "The package's device type, model or manufacturer does not match the devices."),
-  '123019': code('invalid-input', 'targets.manufacturerName is required with device groups.'),
-  '123020': code('invalid-input', 'targets.deviceType is required with device groups.'),
-  '123021': code('invalid-input', 'targets.model is required with device groups.'),
-  '123022': code('invalid-input', 'targets: one of deviceGroups or devices is required.'),
-  '123023': code('invalid-input', 'targets: deviceGroups and devices cannot both be given.'),
-  '123024': code('invalid-input', 'targets: at most 256 devices or device groups.'),
-  '123025': code('invalid-input', 'policy.executeType is missing or not a known value.'),
-  '123026': code('invalid-input', "policy.startTime or policy.endTime is missing or not in the form yyyyMMdd'T'HHmmss'Z'."),
-  '123028': code('invalid-input', 'policy.retryTimes must be 1 to 5 when retryType is true.'),
-  '123029': code('invalid-input', 'pageNo must be 0 or more and pageSize 1 to 100.'),
-  '123032': code('invalid-input', 'policy.startTime must be before policy.endTime.'),
-  '123033': code('invalid-input', 'policy.startTime must not be earlier than now.'),
-  '123034': code('invalid-input', 'policy.endTime must be more than 5 minutes after policy.startTime.'),
 });
 
 export type CatalogEntry = PlatformCodeInfo & { readonly family: string };

@@ -57,11 +57,12 @@ export function buildV1Router({ config, specs, forwarder, idempotency }: RouterD
       const input = validateRequest(spec, { params, query: req.query, body: spec.body ? req.body : undefined });
       const deadline = res.locals.startedAt + config.platformTimeoutMs;
       const send = async () => {
+        const platform = toPlatform(spec, appId as string, input);
         const r = await forwarder.forward(spec, {
           appId: appId as string,
           params: input.params,
-          query: input.query,
-          body: input.body,
+          query: platform.query,
+          body: platform.body,
           deadline,
           log: res.locals.log,
         });
@@ -84,6 +85,14 @@ export function buildV1Router({ config, specs, forwarder, idempotency }: RouterD
       }
       respond(res, answer.status, answer.body);
     };
+    if (spec.method === 'GET') {
+      // Express answers HEAD with the GET handler, which would spend a platform call (and a quota slot) on
+      // an answer without a body: refused instead, before any platform work (issue 17, finding 9).
+      perApp.head(path, (_req, res) => {
+        res.setHeader('Allow', (allowed.get(path) ?? []).join(', '));
+        throw new GatewayError('METHOD_NOT_ALLOWED');
+      });
+    }
     perApp[METHOD[spec.method]](path, ...handlers);
   }
   // A known path with another method: 405 with Allow, rather than a misleading 404.
@@ -95,6 +104,29 @@ export function buildV1Router({ config, specs, forwarder, idempotency }: RouterD
   }
   v1.use(notFound);
   return v1;
+}
+
+/**
+ * What the platform is sent besides the path: path parameters it takes as query parameters, and the app
+ * it acts for where the platform takes one (contract §9; a caller's own was refused in validation).
+ */
+export function toPlatform(
+  spec: RouteSpec,
+  appId: string,
+  input: { params: Record<string, string>; query: Record<string, unknown>; body: unknown },
+): { query: Record<string, unknown>; body: unknown } {
+  const fromPath = spec.platform.queryFromPath ?? [];
+  let query = input.query;
+  if (fromPath.length > 0 || spec.platform.appId === 'query') {
+    query = { ...query };
+    for (const name of fromPath) query[name] = input.params[name];
+    if (spec.platform.appId === 'query') query.appId = appId;
+  }
+  let body = input.body;
+  if (spec.platform.appId === 'body' && body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    body = { ...(body as Record<string, unknown>), appId };
+  }
+  return { query, body };
 }
 
 function respond(res: Response, status: number, body: unknown): void {

@@ -17,8 +17,22 @@ export interface RouteSpec {
   readonly path: string;
   readonly platform: {
     readonly method: HttpMethod;
-    /** Platform path with the same `{name}` placeholders, e.g. `/iodm/northbound/v1.5.0/category/{fileId}`. */
+    /**
+     * Platform path template, e.g. `/iodm/northbound/v1.5.0/category/{fileId}`. Each of its placeholders is
+     * a gateway path parameter of the same name (contract §9: a parameter is named as the field it fills).
+     */
     readonly path: string;
+    /**
+     * Gateway path parameters that the platform takes as query parameters of the same name, e.g. a device's
+     * history at `/devices/{deviceId}/history` → `GET …/deviceDataHistory?deviceId=…`.
+     */
+    readonly queryFromPath?: readonly string[];
+    /**
+     * Where the platform takes the `appId` of the app a call acts for ("authorized application", contract §9):
+     * the gateway fills it from the path's app. Absent: the gateway sends none (the platform then acts for the
+     * app of the token). Callers never send it (see PLATFORM_OWNED).
+     */
+    readonly appId?: 'query' | 'body';
   };
   /** Query schema (keys keep the platform's names). Absent = no query parameters accepted. */
   readonly query?: Joi.ObjectSchema;
@@ -34,7 +48,15 @@ export interface RouteSpec {
   readonly idempotencyKey?: boolean;
   /** Platform codes this API documents for invalid input, so that OpenAPI and docs can list them. */
   readonly platformErrorCodes?: readonly string[];
+  /** Wording of the family's own schema rules (`rule.*`), added by the registry from the family. */
+  readonly messages?: Readonly<Record<string, string>>;
 }
+
+/**
+ * Parameters that say on whose behalf a platform call acts. They are the gateway's to set from the app in
+ * the path, never a caller's (contract §9): a caller who sends one, in the query or at the top of a body, gets 400.
+ */
+export const PLATFORM_OWNED: readonly string[] = Object.freeze(['appId', 'accessAppId', 'ownerFlag']);
 
 /** Names of the `{placeholders}` of a path template, in order. */
 export function pathParams(template: string): string[] {

@@ -2,7 +2,8 @@
 import Joi from 'joi';
 import { SAFE_ID } from '../config.js';
 import { GatewayError, type ErrorDetail } from '../errors.js';
-import { pathParams, type RouteSpec } from './types.js';
+import { cutToLimits } from './bounds.js';
+import { pathParams, PLATFORM_OWNED, type RouteSpec } from './types.js';
 
 /**
  * The platform code(s) a failure of one schema node stands for: one code for every failure of the node,
@@ -72,7 +73,7 @@ function platformCodeFor(schema: Joi.Schema, path: ReadonlyArray<string | number
  * never repeats what the caller sent. Rules of our own (`rule.*`) declare their message next to the rule
  * with `.messages()`.
  */
-const MESSAGES: Readonly<Record<string, string>> = {
+export const MESSAGES: Readonly<Record<string, string>> = Object.freeze({
   'any.required': 'is required',
   'any.only': 'must be one of: {{#valids}}',
   'any.custom': 'is invalid',
@@ -96,13 +97,11 @@ const MESSAGES: Readonly<Record<string, string>> = {
   'array.base': 'must be an array',
   'array.min': 'must hold at least {{#limit}} item(s)',
   'array.max': 'must hold at most {{#limit}} items',
-  // Rules of the schemas, here rather than next to each rule: a node with .messages() of its own makes Joi
-  // clone this whole table each time the node is validated.
+  // Rules shared by families (families/common/schema.ts); a family's own rules are worded in its folder.
+  // Here rather than next to each rule: a node with .messages() of its own makes Joi clone the whole
+  // table each time the node is validated.
   'rule.notAnInstant': 'is not a real date and time',
-  'rule.startInPast': 'must not be earlier than now',
-  'rule.startNotBeforeEnd': 'must be before endTime',
-  'rule.endTooSoon': 'must be more than 5 minutes after startTime',
-};
+});
 
 const PATTERN_MESSAGES: Readonly<Record<string, string>> = { 'not blank': 'must not be blank' };
 
@@ -113,7 +112,6 @@ const isOurMessage = (type: string): boolean => type in MESSAGES || type.startsW
 
 const JOI_OPTIONS = {
   abortEarly: false,
-  messages: MESSAGES,
   errors: { wrap: { label: false, array: false } },
 } as const satisfies Joi.ValidationOptions;
 
@@ -152,10 +150,11 @@ function found(field: string, message: string, depth: number, platformCode?: str
  */
 const prepared = new WeakMap<Joi.Schema, { convert: Joi.ObjectSchema; strict: Joi.ObjectSchema }>();
 
-function withOptions(schema: Joi.ObjectSchema, convert: boolean): Joi.ObjectSchema {
+function withOptions(schema: Joi.ObjectSchema, convert: boolean, own: Readonly<Record<string, string>> | undefined): Joi.ObjectSchema {
   let p = prepared.get(schema);
   if (p === undefined) {
-    p = { convert: schema.prefs({ ...JOI_OPTIONS, convert: true }), strict: schema.prefs({ ...JOI_OPTIONS, convert: false }) };
+    const options = { ...JOI_OPTIONS, messages: own === undefined ? MESSAGES : { ...MESSAGES, ...own } };
+    p = { convert: schema.prefs({ ...options, convert: true }), strict: schema.prefs({ ...options, convert: false }) };
     prepared.set(schema, p);
   }
   return convert ? p.convert : p.strict;
@@ -167,15 +166,23 @@ function check(
   root: string,
   convert: boolean,
   now: Date | undefined,
+  own: Readonly<Record<string, string>> | undefined,
 ): { value: unknown; problems: Found[] } {
-  const { error, value: checked } = withOptions(schema, convert).validate(value, now === undefined ? undefined : { context: { now } });
+  // Limits first, so that Joi's work is bounded by the schema, not by the body (routes/bounds.ts).
+  const cut = cutToLimits(schema, value);
+  const { error, value: checked } = withOptions(schema, convert, own).validate(cut.value, now === undefined ? undefined : { context: { now } });
+  const overruns = cut.overruns.map((o) =>
+    o.type === 'array.max'
+      ? found(fieldOf(root, o.path), `must hold at most ${o.limit} items`, o.path.length, platformCodeFor(schema, o.path, o.type))
+      : found(fieldOf(root, o.path), `holds ${o.limit} more fields that are not known`, o.path.length + 1),
+  );
   const problems = (error?.details ?? []).map((d) => {
     // A named pattern may have wording of its own (kept here, not in a .messages() on the node: see MESSAGES).
     const named = d.type === 'string.pattern.name' ? PATTERN_MESSAGES[String(d.context?.name)] : undefined;
     const message = named ?? (isOurMessage(d.type) ? d.message : 'is invalid');
     return found(fieldOf(root, d.path), message, d.path.length, platformCodeFor(schema, d.path, d.type));
   });
-  return { value: checked, problems };
+  return { value: checked, problems: [...overruns, ...problems] };
 }
 
 /**
@@ -195,6 +202,24 @@ function protoKeys(value: unknown, root: string): Found[] {
   };
   walk(value, []);
   return out;
+}
+
+const OWNED_RULE = 'is set by the gateway from the app in the path';
+
+/**
+ * The platform's appId/accessAppId/ownerFlag are the gateway's to set (contract §9): refused with a message
+ * of their own rather than as an unknown field, and taken out so that the schema does not report them twice.
+ */
+function withoutOwned(value: unknown, root: string, problems: Found[]): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  let rest: Record<string, unknown> | undefined;
+  for (const name of PLATFORM_OWNED) {
+    if (!Object.hasOwn(value, name)) continue;
+    problems.push(found(fieldOf(root, [name]), OWNED_RULE, 1));
+    rest ??= { ...(value as Record<string, unknown>) };
+    delete rest[name];
+  }
+  return rest ?? value;
 }
 
 /** Accepted on a route that declares no body: what a body parser leaves when nothing was sent. */
@@ -234,7 +259,7 @@ export function validateRequest(
   // Query strings arrive as text, so numbers and booleans are converted; a route without a query schema
   // takes none. Unknown keys are refused rather than dropped: a misspelt filter (`pagesize`, `devicetype`)
   // would otherwise silently return another list than the caller asked for.
-  const query = check(spec.query ?? EMPTY, input.query ?? {}, 'query', true, now);
+  const query = check(spec.query ?? EMPTY, withoutOwned(input.query ?? {}, 'query', problems), 'query', true, now, spec.messages);
   problems.push(...query.problems);
 
   let body: unknown;
@@ -245,8 +270,8 @@ export function validateRequest(
     // convert. Unknown keys are refused (see the schemas) rather than passed on or dropped. No body at all
     // is judged as `{}`, which is what a body parser makes of an empty JSON body, so that both get the
     // same answer (each required field, with its code).
-    const given = input.body === undefined ? {} : input.body;
-    const checked = check(spec.body, given, 'body', false, now);
+    const given = withoutOwned(input.body === undefined ? {} : input.body, 'body', problems);
+    const checked = check(spec.body, given, 'body', false, now, spec.messages);
     problems.push(...checked.problems);
     if (checked.problems.length === 0) problems.push(...protoKeys(given, 'body'));
     body = checked.value;

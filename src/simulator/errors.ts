@@ -1,12 +1,19 @@
-// The platform's error catalog (platform-api.md §1.7, §2, §3) and the one way the simulator sends an error.
+// The platform's error catalog (common codes here, each family's in its folder) and the one way the simulator sends an error.
 import type { Response } from 'express';
+import { BATCH_ERRORS } from './families/batch/errors.js';
+import { COMMAND_ERRORS } from './families/commands/errors.js';
+import { DATA_ERRORS } from './families/data/errors.js';
+import { DEVICE_ERRORS } from './families/devices/errors.js';
+import { GROUP_ERRORS } from './families/groups/errors.js';
+import { UPGRADE_ERRORS } from './families/upgrade/errors.js';
 
-interface PlatformError {
+export interface PlatformError {
   readonly status: number;
   readonly desc: string;
 }
 
-export const PLATFORM_ERRORS = {
+/** Codes every family may answer (platform-api.md §1.7, §2). */
+const COMMON_ERRORS = {
   '100022': { status: 400, desc: 'The input is invalid.' },
   '100025': { status: 401, desc: 'AppId for auth not exist.' },
   '100208': { status: 401, desc: 'AppId or secret is not right.' },
@@ -18,22 +25,16 @@ export const PLATFORM_ERRORS = {
   // English docs' wording; the Chinese docs say "Invalid access token or appId." (platform-api.md §11.4).
   '1010005': { status: 403, desc: 'App_key or access_token is invalid.' },
   '1010009': { status: 403, desc: 'app throttle exceed.' },
-  '120015': { status: 400, desc: 'Bad request error.' },
-  '123002': { status: 404, desc: 'Device or package file not found.' },
-  '123016': { status: 400, desc: 'The parameter is error, targetversion not match with device.' },
-  '123019': { status: 400, desc: 'manufacturerName is null.' },
-  '123020': { status: 400, desc: 'deviceType is null' },
-  '123021': { status: 400, desc: 'model is null.' },
-  '123022': { status: 400, desc: 'deviceGroups and devices cannot be null together' },
-  '123023': { status: 400, desc: 'deviceGroups and devices cannot be exist together' },
-  '123024': { status: 400, desc: 'The number of deviceGroups or devices reached upper limit' },
-  '123025': { status: 400, desc: 'executeType is error or can not to be null.' },
-  '123026': { status: 400, desc: 'startTime or endTime is null or error.' },
-  '123028': { status: 400, desc: 'retryTimes is null or beyond the limit.' },
-  '123029': { status: 400, desc: 'pageNo or pageSize beyond the limit.' },
-  '123032': { status: 400, desc: 'startTime can not be later than the endTime.' },
-  '123033': { status: 400, desc: 'startTime can not be earlier than the now.' },
-  '123034': { status: 400, desc: 'endtime must be greater than 5 minutes.' },
+} as const satisfies Record<string, PlatformError>;
+
+export const PLATFORM_ERRORS = {
+  ...COMMON_ERRORS,
+  ...UPGRADE_ERRORS,
+  ...DEVICE_ERRORS,
+  ...DATA_ERRORS,
+  ...COMMAND_ERRORS,
+  ...GROUP_ERRORS,
+  ...BATCH_ERRORS,
 } as const satisfies Record<string, PlatformError>;
 
 export type PlatformErrorCode = keyof typeof PLATFORM_ERRORS;

@@ -9,7 +9,8 @@ import { sendErrorBody, sendPlatformError } from './errors.js';
 import { Lifecycle, platformGate } from './gate.js';
 import { createLogger, requestLogger } from './log.js';
 import { SimulatorState } from './state.js';
-import { UPGRADE_PREFIX, upgradeRouter } from './upgrade.js';
+import { FAMILIES } from '../families/index.js';
+import { SIMULATOR_FAMILIES } from './families/index.js';
 
 export interface SimulatorApp {
   appId: string;
@@ -62,7 +63,12 @@ function assemble(opts: SimulatorOptions): Assembled {
   app.use(platformGate(state, lifecycle));
   app.post(LOGIN_PATH, login(state));
   app.post(REFRESH_PATH, refresh(state));
-  app.use(UPGRADE_PREFIX, upgradeRouter(state));
+  // Every family the gateway serves has its stand-in here; a family without one is a mistake, caught at start.
+  for (const family of FAMILIES) {
+    const part = SIMULATOR_FAMILIES.find((p) => p.name === family.name);
+    if (part === undefined) throw new Error(`simulator: no part for the gateway family ${family.name}`);
+    app.use(part.router(state));
+  }
 
   // No documented code for "no such API"; 100022 "The input is invalid." is the platform's generic
   // validation code, so a client treats a wrong path as a non-retryable input error.

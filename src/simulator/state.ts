@@ -2,8 +2,7 @@
 import { CallLog } from './calllog.js';
 import { FaultQueue } from './faults.js';
 import { LatencyRules } from './latency.js';
-import { seedPackages, type CategoryInfo } from './packages.js';
-import { TaskStore } from './tasks.js';
+import { createAppData, type AppData } from './families/index.js';
 import { SlidingWindowLimiter } from './throttle.js';
 import { TokenStore } from './tokens.js';
 
@@ -13,10 +12,7 @@ export interface SimulatorConfig {
   expiresIn: number;
 }
 
-export interface AppData {
-  packages: Map<string, CategoryInfo>;
-  tasks: TaskStore;
-}
+export type { AppData };
 
 export class SimulatorState {
   config: SimulatorConfig;
@@ -27,6 +23,8 @@ export class SimulatorState {
   readonly faults = new FaultQueue();
   readonly latency = new LatencyRules();
   private data = new Map<string, AppData>();
+  /** Who hears what happens on the platform (the subscriptions part pushes it to callbacks). */
+  private readonly listeners = new Set<(appId: string, body: Record<string, unknown>) => void>();
 
   constructor(
     /** appId → secret */
@@ -45,7 +43,17 @@ export class SimulatorState {
     this.calls.clear();
     this.faults.clear();
     this.latency.clear();
-    this.data = new Map([...this.apps.keys()].map((id) => [id, { packages: seedPackages(), tasks: new TaskStore() }]));
+    this.data = new Map([...this.apps.keys()].map((id) => [id, createAppData()]));
+  }
+
+  /** Something happened that the platform would push (platform-api.md §6.5): the body as the platform sends it. */
+  notify(appId: string, body: Record<string, unknown>): void {
+    for (const listener of this.listeners) listener(appId, body);
+  }
+
+  onNotify(listener: (appId: string, body: Record<string, unknown>) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   isKnownApp(appId: string | null): appId is string {

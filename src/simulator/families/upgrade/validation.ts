@@ -1,6 +1,6 @@
 // Checks a create-upgrade-task body in the platform's order, yielding the platform's error code (SEED error table).
-import type { PlatformErrorCode } from './errors.js';
-import { parseCompactUtc } from './time.js';
+import type { PlatformErrorCode } from '../../errors.js';
+import { parseCompactUtc } from '../../time.js';
 
 // `now` and `custom` are documented; `device_online` is an assumption (platform-api.md §3.4: the enum list is
 // stripped in every copy of the docs, and "run when the device next comes online" is from recollection).

@@ -1,8 +1,8 @@
 // Upgrade tasks: what a created task stores and how its status unfolds over time (a pure function of the clock).
 import { createHash } from 'node:crypto';
 import type { CategoryInfo } from './packages.js';
-import { toCompactUtc } from './time.js';
-import type { UpgradePolicy, UpgradeTargets } from './upgradeValidation.js';
+import { toCompactUtc } from '../../time.js';
+import type { UpgradePolicy, UpgradeTargets } from './validation.js';
 
 export type OperateType = 'software_upgrade' | 'firmware_upgrade';
 export type SubStatus = 'wait' | 'processing' | 'success' | 'fail';

@@ -1,24 +1,14 @@
-// The device-upgrade family (contract §3, platform-api.md §3): eight routes and the Joi schemas that mirror the platform.
+// The device-upgrade family's Joi schemas (platform-api.md §3): queries and the task body, each failure with the platform's code.
 import Joi from 'joi';
-import { GatewayError } from '../errors.js';
-import type { RouteSpec } from './types.js';
-import { withPlatformCodes as codes } from './validate.js';
-
-const PLATFORM = '/iodm/northbound/v1.5.0';
-const FAMILY = 'device-upgrade';
-
-/** The platform's "Bad request error": its catch-all for a malformed field on these APIs. */
-const MALFORMED = '120015';
+import { withPlatformCodes as codes } from '../../routes/validate.js';
+import { compactUtc, INT_MAX, instantOf, text as platformText } from '../common/schema.js';
+import { MALFORMED } from './codes.js';
 
 /**
  * The platform's String(256). Joi refuses the empty string already; a blank one is refused too, since the
  * platform reads it as "null" (123019-123021) or as a malformed ID.
  */
-const text = () =>
-  Joi.string().max(256).pattern(/\S/, 'not blank');
-
-/** The platform's Integer (a Java int): the largest page number it could be asked for. */
-const INT_MAX = 2_147_483_647;
+const text = () => platformText(256);
 
 // Out of range is 123029 ("pageNo or pageSize beyond the limit"); not an integer at all is 120015.
 const PAGE_CODES = { 'number.min': '123029', 'number.max': '123029', '*': MALFORMED };
@@ -32,7 +22,7 @@ const oneOf = (...values: string[]) => codes(Joi.string().valid(...values), MALF
 
 // Unknown query keys are refused, not dropped (see validate.ts): a misspelt filter would otherwise
 // silently widen the list. Joi's default already refuses them; `unknown(false)` says it on purpose.
-const packageListQuery = Joi.object({
+export const packageListQuery = Joi.object({
   fileType: oneOf('firmwarePackage', 'softwarePackage'),
   deviceType: filter(),
   model: filter(),
@@ -41,7 +31,7 @@ const packageListQuery = Joi.object({
   ...paging,
 }).unknown(false);
 
-const taskListQuery = Joi.object({
+export const taskListQuery = Joi.object({
   operationType: oneOf('firmware_upgrade', 'software_upgrade'),
   operationStatus: oneOf('wait', 'processing', 'failed', 'success', 'stop'),
   deviceType: filter(),
@@ -51,7 +41,7 @@ const taskListQuery = Joi.object({
   ...paging,
 }).unknown(false);
 
-const subtaskListQuery = Joi.object({
+export const subtaskListQuery = Joi.object({
   // The platform documents `fail` here but `failed` for tasks; both are let through so that the gateway
   // never refuses a value the platform accepts, and the platform judges.
   subOperationStatus: oneOf('wait', 'processing', 'fail', 'failed', 'success', 'stop'),
@@ -59,20 +49,6 @@ const subtaskListQuery = Joi.object({
 }).unknown(false);
 
 // ---- Upgrade task body (CreateUpgradeTaskInDTO) ------------------------------------------------------
-
-/** yyyyMMdd'T'HHmmss'Z' with each field in its range; day-of-month overflow is caught by `instantOf`. */
-const COMPACT_UTC = /^\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])[0-5]\d[0-5]\dZ$/;
-const COMPACT_UTC_NAME = "yyyyMMdd'T'HHmmss'Z'";
-
-/** Milliseconds since the epoch of a compact UTC time, or undefined if it is not a real instant. */
-function instantOf(value: unknown): number | undefined {
-  if (typeof value !== 'string' || !COMPACT_UTC.test(value)) return undefined;
-  const n = (from: number, to: number) => Number(value.slice(from, to));
-  const [y, mo, d] = [n(0, 4), n(4, 6), n(6, 8)];
-  const ms = Date.UTC(y, mo - 1, d, n(9, 11), n(11, 13), n(13, 15));
-  const date = new Date(ms);
-  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d ? ms : undefined;
-}
 
 const FIVE_MINUTES_MS = 5 * 60_000;
 
@@ -91,15 +67,8 @@ function policyContext(helpers: Joi.CustomHelpers): { policy: PolicyView; now: n
   return { policy, now: given instanceof Date ? given.getTime() : Date.now() };
 }
 
-/** A compact UTC time that names a real instant (the pattern alone lets 30 February through). */
-const compactTime = () =>
-  Joi.string()
-    .pattern(COMPACT_UTC, COMPACT_UTC_NAME)
-    .custom((value: string, helpers) => {
-      const pattern = COMPACT_UTC.test(value);
-      return pattern && instantOf(value) === undefined ? helpers.error('rule.notAnInstant') : value;
-    }, 'a real calendar instant')
-    .when('executeType', { is: 'custom', then: Joi.required() });
+/** A compact UTC time, required when the window is custom. */
+const compactTime = () => compactUtc().when('executeType', { is: 'custom', then: Joi.required() });
 
 // The order rules apply to a custom window only: for `now` the platform does not document what it does
 // with times, and the gateway must not refuse what the platform might accept.
@@ -186,7 +155,7 @@ const policy = codes(
  * Unknown keys are refused at every level: a misspelt `polcy` or `device` would otherwise be dropped and
  * the task created with the platform's defaults, an immediate upgrade of the wrong set of devices.
  */
-const upgradeTaskBody = codes(
+export const upgradeTaskBody = codes(
   Joi.object({
     // The platform documents no dedicated code for a missing or malformed fileId; 120015 is its generic one.
     fileId: codes(text().required(), MALFORMED),
@@ -196,112 +165,3 @@ const upgradeTaskBody = codes(
   MALFORMED,
 );
 
-/** The gateway answers exactly `{operationId}`, whatever else the platform adds. */
-function operationIdOnly(platformBody: unknown): { operationId: string } {
-  const id = platformBody !== null && typeof platformBody === 'object' ? Reflect.get(platformBody, 'operationId') : undefined;
-  if (typeof id === 'string' && id !== '') return { operationId: id };
-  if (typeof id === 'number') return { operationId: String(id) };
-  // Not retryable: the platform may well have created the task, and a blind retry would create another.
-  throw new GatewayError('UPSTREAM_ERROR', {
-    message: 'The platform accepted the task but returned no operationId.',
-    retryable: false,
-  });
-}
-
-/** What the two create routes answer: exactly the platform's operationId. */
-const createdTask = Joi.object({ operationId: Joi.string().required() });
-
-/** SEED's error table for "Create software upgrade task", assumed for firmware too (platform-api.md §3.5). */
-const TASK_CODES = [
-  ...['120015', '123002', '123016', '123019', '123020', '123021', '123022', '123023', '123024'],
-  ...['123025', '123026', '123028', '123032', '123033', '123034'],
-];
-
-/** The two create routes differ only in the kind of upgrade: same body, answer and error table (§3.4–3.5). */
-function createTaskRoute(kind: 'software' | 'firmware'): RouteSpec {
-  const Kind = kind === 'software' ? 'Software' : 'Firmware';
-  return {
-    id: `create${Kind}UpgradeTask`,
-    summary: `Create a ${kind} upgrade task`,
-    family: FAMILY,
-    method: 'POST',
-    path: `/upgrade-tasks/${kind}`,
-    platform: { method: 'POST', path: `${PLATFORM}/operations/${kind}Upgrade` },
-    body: upgradeTaskBody,
-    successStatus: 201,
-    response: createdTask,
-    shapeResponse: operationIdOnly,
-    idempotencyKey: true,
-    platformErrorCodes: TASK_CODES,
-  };
-}
-
-// Error tables for the task queries were not retrieved (platform-api.md §3.6–3.8); they are assumed to
-// follow the package APIs'.
-export const upgradeRoutes: readonly RouteSpec[] = Object.freeze([
-  {
-    id: 'listPackages',
-    summary: 'Query the version package list',
-    family: FAMILY,
-    method: 'GET',
-    path: '/packages',
-    platform: { method: 'GET', path: `${PLATFORM}/category` },
-    query: packageListQuery,
-    successStatus: 200,
-    platformErrorCodes: ['120015', '123029'],
-  },
-  {
-    id: 'getPackage',
-    summary: 'Query a version package',
-    family: FAMILY,
-    method: 'GET',
-    path: '/packages/{fileId}',
-    platform: { method: 'GET', path: `${PLATFORM}/category/{fileId}` },
-    successStatus: 200,
-    platformErrorCodes: ['120015', '123002'],
-  },
-  {
-    id: 'deletePackage',
-    summary: 'Delete a version package',
-    family: FAMILY,
-    method: 'DELETE',
-    path: '/packages/{fileId}',
-    platform: { method: 'DELETE', path: `${PLATFORM}/category/{fileId}` },
-    successStatus: 204,
-    platformErrorCodes: ['120015', '123002'],
-  },
-  createTaskRoute('software'),
-  createTaskRoute('firmware'),
-  {
-    id: 'listUpgradeTasks',
-    summary: 'Query the upgrade task list',
-    family: FAMILY,
-    method: 'GET',
-    path: '/upgrade-tasks',
-    platform: { method: 'GET', path: `${PLATFORM}/operations` },
-    query: taskListQuery,
-    successStatus: 200,
-    platformErrorCodes: ['120015', '123029'],
-  },
-  {
-    id: 'getUpgradeTask',
-    summary: 'Query an upgrade task',
-    family: FAMILY,
-    method: 'GET',
-    path: '/upgrade-tasks/{operationId}',
-    platform: { method: 'GET', path: `${PLATFORM}/operations/{operationId}` },
-    successStatus: 200,
-    platformErrorCodes: ['120015', '123002'],
-  },
-  {
-    id: 'listUpgradeSubtasks',
-    summary: "Query an upgrade task's subtasks",
-    family: FAMILY,
-    method: 'GET',
-    path: '/upgrade-tasks/{operationId}/subtasks',
-    platform: { method: 'GET', path: `${PLATFORM}/operations/{operationId}/subOperations` },
-    query: subtaskListQuery,
-    successStatus: 200,
-    platformErrorCodes: ['120015', '123002', '123029'],
-  },
-] satisfies RouteSpec[]);

@@ -1,13 +1,14 @@
-// The device upgrade family (/iodm/northbound/v1.5.0): version packages and upgrade tasks, per app.
+// The simulator's device-upgrade family (/iodm/northbound/v1.5.0): version packages and upgrade tasks, per app.
 import express, { type Request, type Response, type Router } from 'express';
-import { requireToken } from './auth.js';
-import { isJsonOrUntyped, parseJson, rawBody } from './body.js';
-import { sendPlatformError } from './errors.js';
-import type { FileType } from './packages.js';
-import { filters, page, paging } from './query.js';
-import type { SimulatorState } from './state.js';
-import { groupDeviceIds, operationInfo, subOperations, taskStatus, type OperateType } from './tasks.js';
-import { validateUpgradeRequest } from './upgradeValidation.js';
+import { requireToken } from '../../auth.js';
+import { isJsonOrUntyped, parseJson, rawBody } from '../../body.js';
+import { sendPlatformError } from '../../errors.js';
+import { seedPackages, type FileType } from './packages.js';
+import { simulatorFamily } from '../types.js';
+import { filters, page, paging } from '../../query.js';
+import type { SimulatorState } from '../../state.js';
+import { groupDeviceIds, operationInfo, subOperations, TaskStore, taskStatus, type OperateType } from './tasks.js';
+import { validateUpgradeRequest } from './validation.js';
 
 export const UPGRADE_PREFIX = '/iodm/northbound/v1.5.0';
 
@@ -20,7 +21,7 @@ const sameStatus = (a: string, b: string): boolean =>
   a === b || ((a === 'fail' || a === 'failed') && (b === 'fail' || b === 'failed'));
 const STATUSES = ['wait', 'processing', 'success', 'fail', 'failed', 'stop'] as const;
 
-export function upgradeRouter(state: SimulatorState): Router {
+function upgradeRouter(state: SimulatorState): Router {
   const r = express.Router();
   r.use(requireToken(state));
 
@@ -149,3 +150,9 @@ function createTask(state: SimulatorState, operateType: OperateType, fileType: F
     res.status(200).json({ operationId: task.operationId });
   };
 }
+
+export const upgradeSimulator = simulatorFamily({
+  name: 'device-upgrade',
+  createAppData: () => ({ packages: seedPackages(), tasks: new TaskStore() }),
+  router: (state) => express.Router().use(UPGRADE_PREFIX, upgradeRouter(state)),
+});
