@@ -15,6 +15,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createPipeline } from './pipeline.js';
 import { CircuitBreaker } from './platform/breaker.js';
 import { createPlatformClient, type PlatformClient } from './platform/client.js';
+import { createCodeCatalog } from './platform/codes.js';
 import { QuotaLimiter } from './quota/limiter.js';
 import { connectWithin, createRedis, isReady } from './redis.js';
 import { buildOpenApi } from './routes/openapi.js';
@@ -22,9 +23,9 @@ import { buildV1Router } from './routes/router.js';
 import { FAMILIES } from './families/index.js';
 import { routesOf } from './families/registry.js';
 import type { RouteSpec } from './routes/types.js';
-import { PLATFORM_CODES } from './platform/codes.js';
 import { TokenManager } from './tokens/manager.js';
 import { MemoryTokenStore, RedisTokenStore, type TokenStore } from './tokens/store.js';
+
 
 
 export interface Gateway {
@@ -44,9 +45,10 @@ export interface Gateway {
 
 export function createGateway(config: Config, logger: Logger): Gateway {
   // First, before any connection: a broken route description stops the start with one line (RouteDescriptionError).
-  // A family's own codes count as known (the one code catalog merges them with PLATFORM_CODES).
-  const known = (code: string) => Object.hasOwn(PLATFORM_CODES, code) || FAMILIES.some((f) => Object.hasOwn(f.codes, code));
-  const routes = routesOf(FAMILIES, known);
+  // The platform-code catalog of every family, built here once: a code defined twice with different
+  // meanings stops the start, and a route may only declare codes the catalog knows.
+  const catalog = createCodeCatalog(FAMILIES);
+  const routes = routesOf(FAMILIES, (code) => catalog.lookup(code) !== undefined);
   const replicaId = randomUUID().slice(0, 8);
   const metrics = createMetrics();
   let redis: Redis | null = null;
@@ -79,6 +81,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     store,
     client,
     limiter,
+    catalog,
     apps: config.apps,
     lockTtlMs: config.tokenLockTtlMs,
     platformTimeoutMs: config.platformTimeoutMs,
@@ -88,7 +91,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     replicaId,
   });
   const breaker = new CircuitBreaker({ failures: config.breakerFailures, cooldownMs: config.breakerCooldownMs });
-  const forwarder = createForwarder({ client, tokens, limiter, breaker, metrics });
+  const forwarder = createForwarder({ client, tokens, limiter, breaker, catalog, metrics });
   const idempotency = new Idempotency(
     redis ? new RedisIdempotencyBackend(redis) : new MemoryIdempotencyBackend(),
     config.idempotencyTtlSec,

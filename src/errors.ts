@@ -98,24 +98,38 @@ export class GatewayError extends Error {
 
 /** The body of every error response (contract §3 "Errors"). */
 export interface ErrorEnvelope {
-  error: {
-    code: ErrorCode;
-    message: string;
-    retryable: boolean;
-    platformCode?: string;
-    details?: ErrorDetail[];
-    requestId: string;
+  error: EnvelopeFields & { requestId: string };
+}
+
+/** The envelope's fields that belong to the error itself (what an Idempotency-Key record stores; a replay adds its own requestId). */
+export interface EnvelopeFields {
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+  platformCode?: string;
+  details?: ErrorDetail[];
+}
+
+/** The one builder of the error envelope: fixed key order, optional fields only when present. */
+export function buildEnvelope(fields: Readonly<EnvelopeFields>, requestId: string): ErrorEnvelope {
+  const body: ErrorEnvelope['error'] = { code: fields.code, message: fields.message, retryable: fields.retryable, requestId };
+  if (fields.platformCode !== undefined) body.platformCode = fields.platformCode;
+  if (fields.details !== undefined && fields.details.length > 0) body.details = fields.details;
+  return { error: body };
+}
+
+/** The envelope's fields of `err`, with the changes given. */
+export function envelopeFields(err: GatewayError, changes: Partial<Pick<EnvelopeFields, 'message' | 'retryable'>> = {}): EnvelopeFields {
+  const fields: EnvelopeFields = {
+    code: err.code,
+    message: changes.message ?? err.message,
+    retryable: changes.retryable ?? err.retryable,
   };
+  if (err.platformCode !== undefined) fields.platformCode = err.platformCode;
+  if (err.details !== undefined && err.details.length > 0) fields.details = err.details;
+  return fields;
 }
 
 export function toEnvelope(err: GatewayError, requestId: string): ErrorEnvelope {
-  const body: ErrorEnvelope['error'] = {
-    code: err.code,
-    message: err.message,
-    retryable: err.retryable,
-    requestId,
-  };
-  if (err.platformCode !== undefined) body.platformCode = err.platformCode;
-  if (err.details !== undefined && err.details.length > 0) body.details = err.details;
-  return { error: body };
+  return buildEnvelope(envelopeFields(err), requestId);
 }

@@ -1,7 +1,7 @@
 // Idempotency-Key on creating routes (IETF draft semantics): the first answer is stored and replayed, a different body is 422, a repeat in flight is 409.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { GatewayError, type ErrorCode } from './errors.js';
+import { envelopeFields, GatewayError, type ErrorCode } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { PlatformError } from './platform/client.js';
 
@@ -172,14 +172,12 @@ export class Idempotency {
         // flag would make a client loop for 24 h, so the replay says what to do instead.
         const unknownOutcome = err.status >= 500;
         const body = {
-          error: {
-            code: err.code,
+          error: envelopeFields(err, {
             message: unknownOutcome
               ? 'The first request with this Idempotency-Key ended without a known outcome; the task may exist. Check the task list before retrying with a new key.'
               : err.message,
             retryable: unknownOutcome ? false : err.retryable,
-            platformCode: err.platformCode,
-          },
+          }),
         };
         await this.backend.save(storeKey, { state: 'done', fp, status: err.status, body }, ttlMs).catch(() => undefined);
         this.metrics.idempotency.inc({ outcome: 'stored' });

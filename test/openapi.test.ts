@@ -1,11 +1,9 @@
-// Checks /openapi.json against the contract and against validateRequest itself, and docs/platform-codes.md against PLATFORM_CODES.
+// Checks /openapi.json against the contract and against validateRequest itself, (docs/platform-codes.md is checked in error-catalog.test.ts).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import Joi from 'joi';
 import { SAFE_ID } from '../src/config.js';
-import { CATALOG, GatewayError, toEnvelope, type ErrorCode } from '../src/errors.js';
-import { mapPlatformCode, PLATFORM_CODES } from '../src/platform/codes.js';
+import { CATALOG, GatewayError, toEnvelope } from '../src/errors.js';
 import { joiToJsonSchema, type JsonSchema } from '../src/routes/joi-schema.js';
 import { buildOpenApi } from '../src/routes/openapi.js';
 import { FAMILIES } from '../src/families/index.js';
@@ -246,92 +244,6 @@ describe('openapi: documented schemas agree with validateRequest', () => {
       const params = Object.fromEntries(opOf(id).parameters.map((p: Doc) => [p.name, p.schema]));
       assert.deepEqual([params.pageSize.minimum, params.pageSize.maximum, params.pageSize.type], [1, 100, 'integer']);
       assert.equal(params.pageNo.minimum, 0);
-    }
-  });
-});
-
-// ---- Platform codes ---------------------------------------------------------------------------------------
-
-interface DocRow {
-  platformCode: string;
-  code: string;
-  status: number;
-  retryable: boolean;
-}
-
-function documentedCodes(): DocRow[] {
-  const text = readFileSync(new URL('../docs/platform-codes.md', import.meta.url), 'utf8');
-  const section = text.split(/^## /m).find((s) => s.startsWith('By platform code'));
-  assert.ok(section, 'docs/platform-codes.md has a "By platform code" section');
-  return section
-    .split('\n')
-    .filter((line) => /^\| \d+ \|/.test(line))
-    .map((line) => {
-      const cells = line.split('|').map((c) => c.trim());
-      // | code | meaning | source | `gateway code` | HTTP | retryable |
-      const [, platformCode, , , code, status, retryable] = cells;
-      return {
-        platformCode: platformCode as string,
-        code: (code ?? '').replace(/`/g, ''),
-        status: Number(status),
-        retryable: retryable === 'yes',
-      };
-    });
-}
-
-describe('platform codes: docs/platform-codes.md and PLATFORM_CODES', () => {
-  it('list the same codes, each once', () => {
-    const rows = documentedCodes();
-    const codes = rows.map((r) => r.platformCode);
-    assert.equal(new Set(codes).size, codes.length, 'no code documented twice');
-    assert.deepEqual([...codes].sort(), Object.keys(PLATFORM_CODES).sort());
-  });
-
-  it('agree on the gateway code, HTTP status and retryable of every code', () => {
-    for (const row of documentedCodes()) {
-      const mapped = mapPlatformCode(row.platformCode);
-      assert.deepEqual(
-        { code: mapped.code, status: CATALOG[mapped.code].status, retryable: mapped.retryable },
-        { code: row.code, status: row.status, retryable: row.retryable },
-        row.platformCode,
-      );
-    }
-  });
-
-  it('follow the mapping of the issue', () => {
-    const expect = (codes: string[], code: ErrorCode, retryable: boolean) => {
-      for (const c of codes) assert.deepEqual([c, mapPlatformCode(c).code, mapPlatformCode(c).retryable], [c, code, retryable]);
-    };
-    expect(['123002', '100403', '100418'], 'NOT_FOUND', false);
-    expect(
-      [
-        ...['120015', '102202', '50400', '100022', '100405', '100216', '123016', '123019', '123020', '123021'],
-        ...['123022', '123023', '123024', '123025', '123026', '123028', '123029', '123032', '123033', '123034'],
-      ],
-      'VALIDATION_FAILED',
-      false,
-    );
-    expect(['1010009'], 'RATE_LIMITED', true);
-    expect(['1010005', '100208', '100247', '100025'], 'UPSTREAM_AUTH_FAILED', false);
-    expect(['100001', '50252', '100023', '100220', '101016'], 'UPSTREAM_ERROR', true);
-    assert.equal(CATALOG[mapPlatformCode('1010009').code].status, 429);
-  });
-
-  it('answer an unknown code, even a prototype key, with UPSTREAM_ERROR', () => {
-    for (const unknown of ['999999', '', 'constructor', '__proto__', 'toString']) {
-      const mapped = mapPlatformCode(unknown);
-      assert.equal(mapped.code, 'UPSTREAM_ERROR', unknown);
-      assert.equal(mapped.retryable, true);
-      assert.equal(typeof mapped.message, 'string');
-    }
-  });
-
-  it('know every code a route declares or a schema can answer', () => {
-    for (const spec of upgradeRoutes) {
-      for (const code of spec.platformErrorCodes ?? []) assert.ok(code in PLATFORM_CODES, `${spec.id}: ${code}`);
-    }
-    for (const c of validationCases) {
-      for (const code of c.platformCodes) assert.equal(mapPlatformCode(code).code, 'VALIDATION_FAILED', code);
     }
   });
 });

@@ -1,7 +1,8 @@
-// The quota's pure maths: the sliding log's exact window, Retry-After, and the RateLimit header fields.
+// The quota's pure maths: the sliding log's exact window, the local fallback's count, Retry-After, and the RateLimit header fields.
 import assert from 'node:assert/strict';
 import { SlidingLog } from '../src/quota/sliding-log.js';
 import { quotaHeaders, retryAfterSeconds, toSeconds } from '../src/quota/headers.js';
+import { KnownRefusals, OwnCalls } from '../src/quota/local.js';
 
 describe('quota maths', () => {
   describe('SlidingLog', () => {
@@ -66,6 +67,39 @@ describe('quota maths', () => {
       assert.equal(retryAfterSeconds(0), 1);
       assert.equal(retryAfterSeconds(1001), 2);
       assert.equal(toSeconds(-5), 0);
+    });
+  });
+  describe('local fallback', () => {
+    it("admits up to the limit of this replica's own calls, then says how long until one frees", () => {
+      const own = new OwnCalls(1000);
+      let n = 0;
+      const member = () => `m${++n}`;
+      assert.deepEqual(own.tryTake('a', 0, 2, member), { admitted: true, member: 'm1', remaining: 1, resetMs: 1000 });
+      assert.deepEqual(own.tryTake('a', 100, 2, member), { admitted: true, member: 'm2', remaining: 0, resetMs: 900 });
+      assert.deepEqual(own.tryTake('a', 200, 2, member), { admitted: false, waitMs: 800 });
+      assert.deepEqual(own.tryTake('a', 200, 0, member), { admitted: false, waitMs: 1000 }, 'a share of 0 waits a window');
+      assert.equal(own.tryTake('b', 200, 2, member).admitted, true, 'apps are counted apart');
+    });
+
+    it('counts an ended call from its end, and restores only the calls still in the window', () => {
+      const own = new OwnCalls(1000);
+      own.remember('a', 0, 'x');
+      own.remember('a', 100, 'y');
+      own.ended('a', 'x', 500);
+      assert.deepEqual([...own.inWindow(1200)], [['a', [{ t: 500, member: 'x' }]]]);
+      assert.deepEqual(own.tryTake('a', 1200, 1, () => 'z'), { admitted: false, waitMs: 300 });
+      assert.deepEqual([...own.inWindow(1500)], []);
+    });
+
+    it('knows refusals until their time, extended but never shortened', () => {
+      const known = new KnownRefusals();
+      known.block('a', 1000, 'quota');
+      known.block('a', 500, 'hold');
+      assert.deepEqual(known.get('a', 400), { reason: 'quota', retryAfterMs: 600 });
+      known.block('a', 2000, 'hold');
+      assert.deepEqual(known.get('a', 1500), { reason: 'hold', retryAfterMs: 500 });
+      assert.equal(known.get('a', 2000), undefined);
+      assert.equal(known.get('b', 0), undefined);
     });
   });
 });

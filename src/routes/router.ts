@@ -1,7 +1,7 @@
 // Derives the /v1 Express router from the route descriptions: authentication, app access, body parsing, then the pipeline; answers in the envelope.
 import express, { type Request, type Response, type Router } from 'express';
 import type { Config } from '../config.js';
-import { GatewayError } from '../errors.js';
+import { buildEnvelope, GatewayError, type EnvelopeFields } from '../errors.js';
 import { authenticate, authorizeApp } from '../http/auth.js';
 import { notFound, respondWithError } from '../http/errors.js';
 import type { Pipeline } from '../pipeline.js';
@@ -95,8 +95,7 @@ function respond(res: Response, status: number, body: unknown): void {
   }
   // A replayed error answer gets this request's id, like any other error.
   if (status >= 400 && typeof body === 'object' && body !== null && 'error' in body) {
-    const error = (body as { error: Record<string, unknown> }).error;
-    res.status(status).json({ error: { ...error, requestId: res.locals.requestId } });
+    res.status(status).json(buildEnvelope((body as { error: EnvelopeFields }).error, res.locals.requestId));
     return;
   }
   res.status(status).json(body);

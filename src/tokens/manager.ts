@@ -1,26 +1,30 @@
 // Platform access tokens per app: one login or refresh in flight across all replicas, a shared copy in the store, an in-process copy for the hot path.
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config.js';
-import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { PlatformError, type PlatformClient, type TokenGrant } from '../platform/client.js';
-import { toGatewayError } from '../platform/normalize.js';
-import { refusalError, type QuotaLimiter, type Slot } from '../quota/limiter.js';
+import { PLATFORM_CODE, type CodeCatalog } from '../platform/codes.js';
+import type { QuotaLimiter } from '../quota/limiter.js';
+import type { TokenFailure, TokenOutcome } from './outcome.js';
 import { loginBackoffMs, renewAt } from './policy.js';
 import type { StoredToken, TokenStore } from './store.js';
 
-/** Platform codes that mean "these credentials are refused": back off instead of trying again at once. */
-const CREDENTIAL_REFUSALS = new Set(['100208', '100247', '102202', '100025']);
+export type { TokenFailure, TokenOutcome } from './outcome.js';
+
 /** A token this close to expiry is not handed out: the call would outlive it. */
 const EXPIRY_GUARD_MS = 1000;
 /** Waiters re-read the store at least this often, even if a change notice is lost. */
 const WAIT_POLL_MS = 200;
+/** With several replicas and no store, a caller may try again after this. */
+const STORE_RETRY_MS = 1000;
 
 export interface TokenManagerOptions {
   store: TokenStore;
   client: PlatformClient;
   limiter: QuotaLimiter;
+  /** Says which platform codes refuse the app's credentials (their logins back off). */
+  catalog: CodeCatalog;
   apps: ReadonlyMap<string, AppConfig>;
   lockTtlMs: number;
   platformTimeoutMs: number;
@@ -30,11 +34,16 @@ export interface TokenManagerOptions {
   replicaId: string;
 }
 
+/** A token obtained or adopted, or why not: what the single flight shares between its waiters. */
+type Acquired = { readonly ok: true; readonly stored: StoredToken } | TokenFailure;
+/** A grant from the platform, or why not. */
+type Obtained = { readonly ok: true; readonly grant: TokenGrant } | TokenFailure;
+
 export class TokenManager {
   private readonly local = new Map<string, StoredToken>();
   /** The last token the platform rejected per app: never handed out again, whatever a stale read says. */
   private readonly rejected = new Map<string, string>();
-  private readonly inflight = new Map<string, Promise<StoredToken>>();
+  private readonly inflight = new Map<string, Promise<Acquired>>();
   private readonly failures = new Map<string, number>();
   private readonly wakers = new Map<string, Set<() => void>>();
   /** Apps whose login or refresh this process has sent and not yet seen answered. */
@@ -47,17 +56,23 @@ export class TokenManager {
     });
   }
 
-  /** A valid access token for `appId`; from memory in the steady state, with no I/O. */
-  async get(appId: string, deadline: number): Promise<string> {
+  /** A valid access token for `appId`, or why there is none; from memory in the steady state, with no I/O. */
+  async get(appId: string, deadline: number): Promise<TokenOutcome> {
     const now = Date.now();
     const t = this.local.get(appId);
-    if (t && now < t.renewAt) return t.accessToken;
+    if (t && now < t.renewAt) return { ok: true, token: t.accessToken };
     if (t && now < t.expiresAt - EXPIRY_GUARD_MS) {
       // Still good: renew behind the caller's back instead of making it wait.
-      this.renew(appId).catch((err: unknown) => this.o.logger.warn({ app: appId, err }, 'background token renewal failed'));
-      return t.accessToken;
+      this.renew(appId).then(
+        (r) => {
+          if (!r.ok) this.o.logger.warn({ app: appId, reason: r.reason }, 'background token renewal failed');
+        },
+        (err: unknown) => this.o.logger.warn({ app: appId, err }, 'background token renewal failed'),
+      );
+      return { ok: true, token: t.accessToken };
     }
-    return (await this.renew(appId, deadline)).accessToken;
+    const r = await this.renew(appId, deadline);
+    return r.ok ? { ok: true, token: r.stored.accessToken } : r;
   }
 
   /**
@@ -76,7 +91,7 @@ export class TokenManager {
   }
 
   /** In-process single flight: one renewal per app per process; the cross-replica lock is inside. */
-  private renew(appId: string, deadline?: number): Promise<StoredToken> {
+  private renew(appId: string, deadline?: number): Promise<Acquired> {
     let p = this.inflight.get(appId);
     if (!p) {
       p = this.acquire(appId).finally(() => this.inflight.delete(appId));
@@ -92,9 +107,9 @@ export class TokenManager {
     return needFresh ? now < t.renewAt : now < t.expiresAt - EXPIRY_GUARD_MS;
   }
 
-  private adopt(appId: string, t: StoredToken): StoredToken {
+  private adopt(appId: string, t: StoredToken): Acquired {
     this.local.set(appId, t);
-    return t;
+    return { ok: true, stored: t };
   }
 
   /**
@@ -102,7 +117,7 @@ export class TokenManager {
    * renew; otherwise wait for the holder's change notice (or the lock's expiry, if the holder died).
    * Bounded by the lock's lifetime and the platform deadline, not by any caller.
    */
-  private async acquire(appId: string): Promise<StoredToken> {
+  private async acquire(appId: string): Promise<Acquired> {
     const { store, lockTtlMs } = this.o;
     const owner = `${this.o.replicaId}:${randomUUID()}`;
     const giveUpAt = Date.now() + lockTtlMs + this.o.platformTimeoutMs;
@@ -116,7 +131,8 @@ export class TokenManager {
       }
       const now = Date.now();
       if (this.usable(stored, appId, now, true)) return this.adopt(appId, stored);
-      await this.checkBlock(appId);
+      const blocked = await this.loginBlock(appId);
+      if (blocked) return blocked;
       let locked = false;
       try {
         locked = await store.tryLock(appId, owner, lockTtlMs);
@@ -128,12 +144,13 @@ export class TokenManager {
           const again = await store.get(appId).catch(() => stored);
           if (this.usable(again, appId, Date.now(), true)) return this.adopt(appId, again);
           const fresh = await this.obtain(appId, again ?? stored);
+          if (!fresh.ok) return fresh;
           // The platform has issued it, so it is the app's only valid token now: use it even if it
           // cannot be shared (the others will meet 1010005 and come back through the store).
-          await store.put(appId, fresh).catch((err: unknown) => {
+          await store.put(appId, fresh.stored).catch((err: unknown) => {
             this.o.logger.warn({ app: appId, err }, 'could not share a new token through the store');
           });
-          return this.adopt(appId, fresh);
+          return this.adopt(appId, fresh.stored);
         } finally {
           await store.unlock(appId, owner).catch(() => undefined);
         }
@@ -142,7 +159,7 @@ export class TokenManager {
       if (this.usable(stored, appId, now, false)) return this.adopt(appId, stored);
       if (!waited) this.o.metrics.tokenEvents.inc({ app: appId, event: 'wait' });
       waited = true;
-      if (now >= giveUpAt) throw new GatewayError('UPSTREAM_TIMEOUT', { message: 'Timed out waiting for a platform token.' });
+      if (now >= giveUpAt) return { ok: false, reason: 'timeout', platformSlow: false };
       await this.waitForChange(appId, WAIT_POLL_MS);
     }
   }
@@ -151,75 +168,73 @@ export class TokenManager {
    * The store is unreachable. One replica may log in on its own; several must not (each login
    * revokes the others' tokens), so they serve from memory while it lasts and refuse after.
    */
-  private async withoutStore(appId: string, err: unknown): Promise<StoredToken> {
+  private async withoutStore(appId: string, err: unknown): Promise<Acquired> {
     const t = this.local.get(appId);
-    if (this.usable(t ?? null, appId, Date.now(), false)) return t as StoredToken;
+    if (this.usable(t ?? null, appId, Date.now(), false)) return { ok: true, stored: t as StoredToken };
     if (this.o.replicas > 1) {
       this.o.logger.warn({ app: appId, err }, 'token store unreachable and no usable token in memory');
-      throw new GatewayError('SERVICE_UNAVAILABLE', {
-        message: 'The token store is unreachable; a platform login cannot be coordinated now.',
-        retryAfter: 1,
-      });
+      return { ok: false, reason: 'store-outage', retryAfterMs: STORE_RETRY_MS };
     }
-    return this.adopt(appId, await this.obtain(appId, t ?? null));
+    const fresh = await this.obtain(appId, t ?? null);
+    return fresh.ok ? this.adopt(appId, fresh.stored) : fresh;
   }
 
-  private async checkBlock(appId: string): Promise<void> {
+  /** The back-off after refused credentials, shared by every replica through the store (unknown if the store fails). */
+  private async loginBlock(appId: string): Promise<TokenFailure | undefined> {
     let block = null;
     try {
       block = await this.o.store.getBlock(appId);
     } catch {
-      return;
+      return undefined;
     }
-    if (block && block.until > Date.now()) {
-      throw new GatewayError('UPSTREAM_AUTH_FAILED', {
-        platformCode: block.platformCode,
-        retryAfter: Math.ceil((block.until - Date.now()) / 1000),
-      });
+    const now = Date.now();
+    if (block && block.until > now) {
+      return { ok: false, reason: 'credentials-refused', platformCode: block.platformCode, retryAfterMs: block.until - now };
     }
+    return undefined;
   }
 
   /** Refresh if we hold a refresh token, a fresh login otherwise or if refreshing fails. Each is a platform call and takes a quota slot. */
-  private async obtain(appId: string, previous: StoredToken | null): Promise<StoredToken> {
+  private async obtain(appId: string, previous: StoredToken | null): Promise<Acquired> {
     this.calling.add(appId);
     try {
-      return await this.obtainFromPlatform(appId, previous);
+      const r = await this.obtainFromPlatform(appId, previous);
+      return r.ok ? { ok: true, stored: this.stored(appId, r.grant) } : r;
     } finally {
       this.calling.delete(appId);
     }
   }
 
-  private async obtainFromPlatform(appId: string, previous: StoredToken | null): Promise<StoredToken> {
+  private async obtainFromPlatform(appId: string, previous: StoredToken | null): Promise<Obtained> {
     const app = this.o.apps.get(appId);
-    if (!app) throw new GatewayError('NOT_FOUND');
+    if (!app) return { ok: false, reason: 'unknown-app' };
     const deadline = Date.now() + Math.min(this.o.platformTimeoutMs, this.o.lockTtlMs);
     if (previous?.refreshToken && Date.now() < previous.expiresAt) {
-      const slot = await this.takeSlot(appId);
+      const slot = await this.o.limiter.take(appId);
+      if (slot.kind === 'refused') return { ok: false, reason: 'quota-refused', quota: slot };
       try {
         const grant = await this.o.client
           .refresh(appId, app.secret, previous.refreshToken, deadline)
-          .finally(() => this.o.limiter.done(slot));
+          .finally(() => this.o.limiter.done(slot.slot));
         this.o.metrics.tokenEvents.inc({ app: appId, event: 'refresh' });
-        return this.stored(appId, grant);
+        return { ok: true, grant };
       } catch (err) {
-        if (!(err instanceof PlatformError) || err.kind !== 'code' || err.platformCode === '1010009') throw await this.fail(appId, err);
+        // A refused refresh (expired or revoked refresh token…) is worth a login; a throttled or failed one is not.
+        if (!(err instanceof PlatformError) || err.kind !== 'code' || err.platformCode === PLATFORM_CODE.THROTTLED) {
+          return await this.failed(appId, err);
+        }
         this.o.logger.info({ app: appId, platformCode: err.platformCode }, 'token refresh refused; logging in');
       }
     }
-    const slot = await this.takeSlot(appId);
+    const slot = await this.o.limiter.take(appId);
+    if (slot.kind === 'refused') return { ok: false, reason: 'quota-refused', quota: slot };
     try {
-      const grant = await this.o.client.login(appId, app.secret, deadline).finally(() => this.o.limiter.done(slot));
+      const grant = await this.o.client.login(appId, app.secret, deadline).finally(() => this.o.limiter.done(slot.slot));
       this.o.metrics.tokenEvents.inc({ app: appId, event: 'login' });
-      return this.stored(appId, grant);
+      return { ok: true, grant };
     } catch (err) {
-      throw await this.loginFailed(appId, err);
+      return await this.loginFailed(appId, err);
     }
-  }
-
-  private async takeSlot(appId: string): Promise<Slot> {
-    const d = await this.o.limiter.take(appId);
-    if (!d.allowed) throw refusalError(d);
-    return d.slot;
   }
 
   private stored(appId: string, g: TokenGrant): StoredToken {
@@ -235,30 +250,29 @@ export class TokenManager {
     };
   }
 
-  private async loginFailed(appId: string, err: unknown): Promise<GatewayError> {
-    if (err instanceof PlatformError && err.kind === 'code' && CREDENTIAL_REFUSALS.has(err.platformCode ?? '')) {
+  /** A login that failed: refused credentials (by the catalog's meaning) back off, shared by every replica. */
+  private async loginFailed(appId: string, err: unknown): Promise<TokenFailure> {
+    const code = err instanceof PlatformError && err.kind === 'code' ? (err.platformCode ?? '') : undefined;
+    if (code !== undefined && this.o.catalog.lookup(code)?.meaning === 'credentials-refused') {
       const n = (this.failures.get(appId) ?? 0) + 1;
       this.failures.set(appId, n);
       const until = Date.now() + loginBackoffMs(n);
       this.o.metrics.tokenEvents.inc({ app: appId, event: 'login_failed' });
-      this.o.logger.error({ app: appId, platformCode: err.platformCode, failures: n }, 'platform refused the app credentials');
-      await this.o.store.setBlock(appId, { until, platformCode: err.platformCode ?? '' }).catch(() => undefined);
-      return new GatewayError('UPSTREAM_AUTH_FAILED', {
-        platformCode: err.platformCode,
-        retryAfter: Math.ceil((until - Date.now()) / 1000),
-      });
+      this.o.logger.error({ app: appId, platformCode: code, failures: n }, 'platform refused the app credentials');
+      await this.o.store.setBlock(appId, { until, platformCode: code }).catch(() => undefined);
+      return { ok: false, reason: 'credentials-refused', platformCode: code, retryAfterMs: until - Date.now() };
     }
-    return await this.fail(appId, err);
+    return await this.failed(appId, err);
   }
 
-  private async fail(appId: string, err: unknown): Promise<GatewayError> {
-    if (err instanceof GatewayError) return err;
-    if (err instanceof PlatformError) {
-      // The login itself was throttled: the same hold-back and the same answer as for any call.
-      if (err.platformCode === '1010009') return refusalError(await this.o.limiter.holdBack(appId));
-      return toGatewayError(err);
+  private async failed(appId: string, err: unknown): Promise<TokenFailure> {
+    // Not a platform answer: a bug, for the error middleware (INTERNAL) rather than an outcome.
+    if (!(err instanceof PlatformError)) throw err;
+    // The login itself was throttled: the same hold-back and the same answer as for any call.
+    if (err.platformCode === PLATFORM_CODE.THROTTLED) {
+      return { ok: false, reason: 'quota-refused', quota: await this.o.limiter.holdBack(appId) };
     }
-    return new GatewayError('INTERNAL', { cause: err });
+    return { ok: false, reason: 'platform-error', error: err };
   }
 
   private waitForChange(appId: string, ms: number): Promise<void> {
@@ -280,19 +294,15 @@ export class TokenManager {
 }
 
 /** Lets a caller stop waiting at its own deadline while the shared renewal goes on for the others. */
-function withDeadline<T>(p: Promise<T>, deadline: number, platformIsSlow: () => boolean): Promise<T> {
-  const timeout = () =>
-    new GatewayError('UPSTREAM_TIMEOUT', {
-      message: 'Timed out waiting for a platform token.',
-      ...(platformIsSlow() ? { cause: new PlatformError('timeout', 'login or refresh still unanswered', { sent: true }) } : {}),
-    });
+function withDeadline(p: Promise<Acquired>, deadline: number, platformIsSlow: () => boolean): Promise<Acquired> {
+  const timeout = (): Acquired => ({ ok: false, reason: 'timeout', platformSlow: platformIsSlow() });
   const ms = deadline - Date.now();
-  if (ms <= 0) return Promise.reject(timeout());
+  if (ms <= 0) return Promise.resolve(timeout());
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(timeout()), ms);
+    new Promise<Acquired>((resolve) => {
+      timer = setTimeout(() => resolve(timeout()), ms);
     }),
   ]).finally(() => clearTimeout(timer));
 }
