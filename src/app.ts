@@ -85,13 +85,15 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     apps: config.apps,
     lockTtlMs: config.tokenLockTtlMs,
     platformTimeoutMs: config.platformTimeoutMs,
+    waitLimitMs: config.tokenWaitLimitMs,
+    loginDeadlineMs: config.tokenLoginDeadlineMs,
     replicas: config.replicas,
     metrics,
     logger,
     replicaId,
   });
   const breaker = new CircuitBreaker({ failures: config.breakerFailures, cooldownMs: config.breakerCooldownMs });
-  const forwarder = createForwarder({ client, tokens, limiter, breaker, catalog, metrics });
+  const forwarder = createForwarder({ client, tokens, limiter, breaker, catalog, metrics, getAttempts: config.platformGetAttempts });
   const idempotency = new Idempotency(
     redis ? new RedisIdempotencyBackend(redis) : new MemoryIdempotencyBackend(),
     config.idempotencyTtlSec,

@@ -39,9 +39,6 @@ export interface Forwarder {
   forward(spec: RouteSpec, input: ForwardInput): Promise<ForwardResult>;
 }
 
-/** How many times an idempotent GET is sent at most (the first try included). */
-const GET_ATTEMPTS = 3;
-
 export function createForwarder(deps: {
   client: PlatformClient;
   tokens: TokenManager;
@@ -50,8 +47,10 @@ export function createForwarder(deps: {
   /** Maps the platform's codes; says which ones mean an invalid token. */
   catalog: CodeCatalog;
   metrics: Metrics;
+  /** How many times an idempotent GET is sent at most, the first try included (Config.platformGetAttempts). */
+  getAttempts: number;
 }): Forwarder {
-  const { client, tokens, limiter, breaker, catalog, metrics } = deps;
+  const { client, tokens, limiter, breaker, catalog, metrics, getAttempts } = deps;
 
   /** Fails fast while the platform is known to be down: no socket, no quota, no token spent. */
   function passBreaker(): boolean {
@@ -122,7 +121,7 @@ export function createForwarder(deps: {
             input.log.warn({ app: appId }, 'platform reported app throttle (1010009); holding back');
             throw quotaRefusalError(refusal);
           }
-          const retryable = idempotent && err.isOutage && attempt < GET_ATTEMPTS && err.kind !== 'timeout';
+          const retryable = idempotent && err.isOutage && attempt < getAttempts && err.kind !== 'timeout';
           const delay = retryDelayMs(attempt, Math.random());
           if (retryable && Date.now() + delay < input.deadline - 50) {
             input.log.info({ app: appId, attempt, kind: err.kind }, 'retrying an idempotent platform call');

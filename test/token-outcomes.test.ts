@@ -43,6 +43,8 @@ function setup(opts: { rate?: number; login: Script; replicas?: number }) {
     apps: new Map([['app-a', { appId: 'app-a', secret: 's', ratePerMinute: opts.rate ?? 100 }]]),
     lockTtlMs: 2000,
     platformTimeoutMs: 2000,
+    waitLimitMs: 4000,
+    loginDeadlineMs: 2000,
     replicas: opts.replicas ?? 1,
     metrics,
     logger,

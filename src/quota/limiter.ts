@@ -7,6 +7,7 @@
 //
 // The parts: scripts.ts (the Lua and its runner), outage.ts (whether Redis is trusted), local.ts (this
 // process's own calls and known refusals), outcome.ts (what callers get). HTTP answers: src/http/outcomes.ts.
+import { closedDeliberately } from '../redis.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -56,7 +57,10 @@ export class QuotaLimiter {
     if (opts.redis) {
       opts.redis.on('ready', () => void this.recover());
       // The blind window starts when the connection drops, not when the next request notices.
-      opts.redis.on('close', () => this.markLost(new Error('redis connection closed')));
+      opts.redis.on('close', () => {
+        // A close the gateway asked for (shutdown) is not an outage: no warning, no blind window.
+        if (opts.redis && !closedDeliberately(opts.redis)) this.markLost(new Error('redis connection closed'));
+      });
     }
   }
 

@@ -28,6 +28,10 @@ export interface TokenManagerOptions {
   apps: ReadonlyMap<string, AppConfig>;
   lockTtlMs: number;
   platformTimeoutMs: number;
+  /** How long a waiter waits for another replica's login before giving up (Config.tokenWaitLimitMs). */
+  waitLimitMs: number;
+  /** The lock holder's own login deadline, never past its lock (Config.tokenLoginDeadlineMs). */
+  loginDeadlineMs: number;
   replicas: number;
   metrics: Metrics;
   logger: Logger;
@@ -120,7 +124,7 @@ export class TokenManager {
   private async acquire(appId: string): Promise<Acquired> {
     const { store, lockTtlMs } = this.o;
     const owner = `${this.o.replicaId}:${randomUUID()}`;
-    const giveUpAt = Date.now() + lockTtlMs + this.o.platformTimeoutMs;
+    const giveUpAt = Date.now() + this.o.waitLimitMs;
     let waited = false;
     for (;;) {
       let stored: StoredToken | null;
@@ -208,7 +212,7 @@ export class TokenManager {
   private async obtainFromPlatform(appId: string, previous: StoredToken | null): Promise<Obtained> {
     const app = this.o.apps.get(appId);
     if (!app) return { ok: false, reason: 'unknown-app' };
-    const deadline = Date.now() + Math.min(this.o.platformTimeoutMs, this.o.lockTtlMs);
+    const deadline = Date.now() + this.o.loginDeadlineMs;
     if (previous?.refreshToken && Date.now() < previous.expiresAt) {
       const slot = await this.o.limiter.take(appId);
       if (slot.kind === 'refused') return { ok: false, reason: 'quota-refused', quota: slot };
