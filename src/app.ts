@@ -42,7 +42,8 @@ export interface Gateway {
 
 export function createGateway(config: Config, logger: Logger): Gateway {
   // First, before any connection: a broken route description stops the start with one line (RouteDescriptionError).
-  const routes = routesOf(FAMILIES, (code) => Object.hasOwn(PLATFORM_CODES, code));
+  // Bridge until the catalog is built from the families (src/platform/codes.ts refactor): a family's own codes count as known.
+  const routes = routesOf(FAMILIES, (code) => Object.hasOwn(PLATFORM_CODES, code) || FAMILIES.some((f) => Object.hasOwn(f.codes, code)));
   const replicaId = randomUUID().slice(0, 8);
   const metrics = createMetrics();
   let redis: Redis | null = null;
