@@ -36,3 +36,33 @@ export function registerDevice(state: SimulatorState, appId: string, info: Recor
   if (status !== undefined) state.appData(appId).devices.setStatus(device.deviceId, status);
   return device;
 }
+
+export interface PlatformAnswer {
+  status: number;
+  body: any;
+}
+
+/** Calls the simulator as a northbound app does: one login, then `app_key` and the bearer token on every call. */
+export async function platformClient(url: string, appId: string, secret: string) {
+  const login = await fetch(`${url}/iocm/app/sec/v1.1.0/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ appId, secret }).toString(),
+  });
+  if (login.status !== 200) throw new Error(`login: ${login.status}`);
+  const { accessToken } = (await login.json()) as { accessToken: string };
+  return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<PlatformAnswer> => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: {
+        app_key: appId,
+        authorization: `Bearer ${accessToken}`,
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
+  };
+}

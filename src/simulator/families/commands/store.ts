@@ -253,18 +253,22 @@ export class CommandStore {
       const expiry = expiresAt(c);
       if (expiry !== null) at.push(expiry);
     }
-    const now = Date.now();
-    for (const when of at) {
-      const delay = when - now;
-      // setTimeout cannot wait longer than ~24.8 days; a later expiry is seen on the next read instead.
-      if (delay < 0 || delay > 2_147_483_647) continue;
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        this.flush(c, Date.now());
-      }, delay);
-      t.unref();
-      this.timers.add(t);
-    }
+    for (const when of at) this.arm(c, when);
+  }
+
+  private arm(c: SimCommand, when: number): void {
+    const delay = when - Date.now();
+    // setTimeout cannot wait longer than ~24.8 days; a later expiry is seen on the next read instead.
+    if (delay < 0 || delay > 2_147_483_647) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      // Node's timers run on the loop's cached clock and can fire a millisecond before Date.now() says
+      // `when`: the status would not have changed yet, and its push would wait for the next read.
+      if (Date.now() < when) this.arm(c, when);
+      else this.flush(c, Date.now());
+    }, delay);
+    t.unref();
+    this.timers.add(t);
   }
 
   /** Stops the timers (a reset replaced this app's data). */
