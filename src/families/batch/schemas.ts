@@ -24,12 +24,12 @@ const deviceCmdParam = Joi.object({
   type: Joi.string()
     .valid(...DEVICE_CMD_TYPES)
     .required(),
-  deviceList: ids(64).when('type', { is: 'DeviceList', then: Joi.array().min(1).required() }),
+  deviceList: ids(64).when('type', { is: 'DeviceList', then: Joi.required() }),
   deviceType: text(256).when('type', { is: 'DeviceType', then: Joi.required() }),
   manufacturerId: text(256),
   model: text(256),
   deviceLocation: text(256).when('type', { is: 'DeviceArea', then: Joi.required() }),
-  groupList: ids(256).when('type', { is: 'GroupList', then: Joi.array().min(1).required() }),
+  groupList: ids(256).when('type', { is: 'GroupList', then: Joi.required() }),
   groupTag: text(256),
   command: commandDto().required(),
   callbackUrl: commandCallbackUrl(),
@@ -56,7 +56,9 @@ export const createBatchTaskBody = Joi.object({
   taskType: Joi.string()
     .valid(...TASK_TYPES)
     .required(),
+  // The base admits any keys, for the other task types; DeviceCmd's shape (unknown keys refused) replaces it.
   param: Joi.object()
+    .unknown(true)
     .required()
     .when('taskType', { is: 'DeviceCmd', then: deviceCmdParam, otherwise: Joi.object().unknown(true) }),
   tags: Joi.array().items(tag),
