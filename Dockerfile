@@ -1,4 +1,4 @@
-# Multi-stage image of the iot-bff gateway; the same image runs the platform simulator (node dist/simulator/main.js).
+# Multi-stage image of the iot-bff gateway (default target) and of the platform simulator (target `simulator`), both compiled.
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -7,6 +7,7 @@ COPY . .
 # config/ is optional (the environment wins); make sure it exists so the runtime stage can always copy it.
 RUN npm run build && mkdir -p config
 
+# What both images share: production dependencies only (no tsx, no esbuild, no TypeScript) and the compiled dist/.
 FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
@@ -16,8 +17,18 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/config ./config
 # Files stay root-owned and read-only for the process; it writes nothing to disk.
 USER node
-EXPOSE 8080
-HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
+
+# The simulator gets its own port, health check and command, so that it inherits nothing of the gateway's.
+FROM runtime AS simulator
+EXPOSE 8743
+HEALTHCHECK --interval=15s --timeout=10s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SIMULATOR_PORT || 8743) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/simulator/main.js"]
+
+# Last, so that a plain `docker build .` builds the gateway.
+FROM runtime AS gateway
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=10s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/main.js"]

@@ -11,12 +11,12 @@ import type { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Pool, request } from 'undici';
+import { freePort, startRedis } from '../test/helpers/servers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results');
@@ -84,17 +84,6 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return m ? Number(m[1]) : 0;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 interface Proc {
   name: string;
   child: ChildProcess;
@@ -104,6 +93,15 @@ interface Proc {
 }
 
 const procs: Proc[] = [];
+/** Servers started through the test helpers, stopped with the processes. */
+const stoppers: Array<() => Promise<void>> = [];
+
+/** A process whose CPU time is accounted for. */
+interface Watched {
+  name: string;
+  pid: number;
+  url: string;
+}
 
 function start(name: string, cmd: string, args: string[], env: Record<string, string>, url: string): Proc {
   // Logs go to /dev/null: written (and paid for) as in production, but not read back by this process.
@@ -134,17 +132,6 @@ async function until(what: string, check: () => Promise<boolean>, ms = 30_000): 
 
 const httpOk = (url: string) => async () => (await request(url).then(async (r) => (await r.body.dump(), r.statusCode))) === 200;
 
-function redisPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write('PING\r\n'));
-    s.once('data', (d) => {
-      s.destroy();
-      resolve(String(d).startsWith('+PONG'));
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 async function stopAll(): Promise<void> {
   await Promise.all(
     procs.map(async (p) => {
@@ -155,6 +142,7 @@ async function stopAll(): Promise<void> {
       if ((await Promise.race([exited, sleep(15_000, 'stuck')])) === 'stuck') p.child.kill('SIGKILL');
     }),
   );
+  await Promise.all(stoppers.splice(0).map((stop) => stop().catch(() => undefined)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,15 +253,12 @@ interface Target {
   expect: number[];
 }
 
-async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis: Proc; gateway: Proc }> {
-  const [redisPort, simPort, barePort, gwPort, memPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const redis = start(
-    'redis',
-    'redis-server',
-    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {},
-    `redis://127.0.0.1:${redisPort}`,
-  );
+async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis: Watched; gateway: Proc }> {
+  const [simPort, barePort, gwPort, memPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  // The tests' own throwaway redis-server (test/helpers/servers.ts), never the machine's.
+  const testRedis = await startRedis({ own: true });
+  stoppers.push(() => testRedis.close());
+  const redis: Watched = { name: 'redis', pid: testRedis.pid() as number, url: testRedis.url };
   const simUrl = `http://127.0.0.1:${simPort}`;
   const sim = start(
     'simulator',
@@ -295,7 +280,6 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
     { BARE_PROXY_PORT: String(barePort), BARE_PROXY_UPSTREAM: simUrl },
     `http://127.0.0.1:${barePort}`,
   );
-  await until('redis', () => redisPing(redisPort));
   await until('simulator', httpOk(`${simUrl}/healthz`));
 
   if (KNOBS.cpuProf) mkdirSync(path.join(RESULTS, 'profiles'), { recursive: true });
@@ -311,7 +295,7 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
       PLATFORM_URL: simUrl,
       PLATFORM_APPS: JSON.stringify([APPS.gateway, APPS.limited]),
       GATEWAY_CLIENTS: JSON.stringify([{ name: 'bench', key: API_KEY, apps: ['*'] }]),
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      REDIS_URL: testRedis.url,
       LOG_LEVEL: KNOBS.logLevel,
     },
     `http://127.0.0.1:${gwPort}`,
@@ -505,7 +489,7 @@ async function measure(
   t: Target,
   mode: RunResult['mode'],
   seconds: number,
-  ctx: { pools: Map<string, Pool>; sim: Proc; redis: Proc },
+  ctx: { pools: Map<string, Pool>; sim: Proc; redis: Watched },
 ): Promise<RunResult> {
   // The simulator's call log is its own memory, not a cost of the path under test.
   await request(`${ctx.sim.url}/__control/calls`, { method: 'DELETE' }).then((r) => r.body.dump());

@@ -11,6 +11,7 @@ import { requestContext } from './http/request-context.js';
 import { Idempotency, MemoryIdempotencyBackend, RedisIdempotencyBackend } from './idempotency.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { createPipeline } from './pipeline.js';
 import { CircuitBreaker } from './platform/breaker.js';
 import { createPlatformClient, type PlatformClient } from './platform/client.js';
 import { QuotaLimiter } from './quota/limiter.js';
@@ -92,6 +93,8 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     metrics,
   );
 
+  const pipeline = createPipeline({ config, forwarder, idempotency });
+
   let draining = false;
   const readiness = async (): Promise<string[]> => {
     const reasons: string[] = [];
@@ -118,7 +121,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
       openapi: () => openapi,
     }),
   );
-  app.use('/v1', buildV1Router({ config, specs: routes, forwarder, idempotency }));
+  app.use('/v1', buildV1Router({ config, specs: routes, pipeline }));
   app.use(notFound);
   app.use(errorHandler());
 

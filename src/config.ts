@@ -1,4 +1,4 @@
-// Configuration: parsed once at start from config/ files and the environment (the environment wins), validated, frozen.
+// Configuration: every setting declared once in SETTINGS; the typed Config, validation, env list and README table derive from it.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -19,110 +19,75 @@ export interface ClientConfig {
   readonly apps: '*' | ReadonlySet<string>;
 }
 
-export interface Config {
-  readonly port: number;
-  readonly host: string;
-  readonly platformUrl: string;
-  readonly platformTimeoutMs: number;
-  /** Idle keep-alive sockets to the platform are closed after this long (must stay below the platform's own). */
-  readonly platformKeepAliveMs: number;
-  readonly platformTls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
-  readonly apps: ReadonlyMap<string, AppConfig>;
-  readonly clients: readonly ClientConfig[];
-  /** `null` selects the in-process store (one replica only). */
-  readonly redisUrl: string | null;
-  readonly redisCommandTimeoutMs: number;
-  readonly redisKeyPrefix: string;
-  readonly bodyLimit: string;
-  readonly replicas: number;
-  readonly logLevel: string;
-  readonly quotaWindowMs: number;
-  readonly quotaHoldMs: number;
-  readonly tokenLockTtlMs: number;
-  /**
-   * AES-256-GCM keys for tokens at rest in Redis: the first seals, every one opens (so that a key can be
-   * rotated without the replicas reading each other's tokens as absent). Empty = stored in clear (docs/tokens.md).
-   */
-  readonly tokenEncryptionKeys: readonly Buffer[];
-  readonly idempotencyTtlSec: number;
-  readonly breakerFailures: number;
-  readonly breakerCooldownMs: number;
-  readonly shutdownTimeoutMs: number;
-}
-
 /** Path parameters and app IDs: what a caller sends must never change which platform path is called. */
 export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-/**
- * Every default in one place. Keys are the environment variables' names, so a file under config/
- * and the environment speak the same language.
- */
-export const DEFAULTS = {
-  PORT: 8080,
-  HOST: '0.0.0.0',
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  REDIS_COMMAND_TIMEOUT_MS: 500,
-  REDIS_KEY_PREFIX: 'iotbff:',
-  PLATFORM_TIMEOUT_MS: 10_000,
-  PLATFORM_KEEPALIVE_MS: 4_000,
-  BODY_LIMIT: '256kb',
-  GATEWAY_REPLICAS: 1,
-  LOG_LEVEL: 'info',
-  QUOTA_WINDOW_MS: 60_000,
-  QUOTA_HOLD_MS: 60_000,
-  TOKEN_LOCK_TTL_MS: 15_000,
-  IDEMPOTENCY_TTL_SEC: 86_400,
-  BREAKER_FAILURES: 5,
-  BREAKER_COOLDOWN_MS: 5_000,
-  SHUTDOWN_TIMEOUT_MS: 10_000,
-  DEFAULT_RATE_PER_MINUTE: 100,
-} as const;
+/** A platform app's calls per minute when PLATFORM_APPS does not say (the platform's own default flow control). */
+export const DEFAULT_RATE_PER_MINUTE = 100;
 
-/** The variables the gateway reads; docker-compose and the README are checked against this list. */
-export const ENV_VARS = [
-  'CONFIG_FILE',
-  'PORT',
-  'HOST',
-  'PLATFORM_URL',
-  'PLATFORM_APPS',
-  'PLATFORM_APPS_FILE',
-  'GATEWAY_CLIENTS',
-  'GATEWAY_CLIENTS_FILE',
-  'REDIS_URL',
-  'REDIS_COMMAND_TIMEOUT_MS',
-  'REDIS_KEY_PREFIX',
-  'PLATFORM_CA_FILE',
-  'PLATFORM_CERT_FILE',
-  'PLATFORM_KEY_FILE',
-  'PLATFORM_TIMEOUT_MS',
-  'PLATFORM_KEEPALIVE_MS',
-  'BODY_LIMIT',
-  'GATEWAY_REPLICAS',
-  'LOG_LEVEL',
-  'QUOTA_WINDOW_MS',
-  'QUOTA_HOLD_MS',
-  'TOKEN_LOCK_TTL_MS',
-  'TOKEN_ENCRYPTION_KEY',
-  'IDEMPOTENCY_TTL_SEC',
-  'BREAKER_FAILURES',
-  'BREAKER_COOLDOWN_MS',
-  'SHUTDOWN_TIMEOUT_MS',
-] as const;
+// ---------------------------------------------------------------------------------------------------------
+// The table
 
-/** Raised with one readable line per problem; never contains a configured value. */
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.join('\n')}`);
-    this.name = 'ConfigError';
-  }
+interface SettingBase<T> {
+  /** The environment variable, and the key in config/gateway.json (so both speak the same language). */
+  readonly env: string;
+  /** Checks and converts the raw text (or the file's JSON value). */
+  readonly schema: Joi.Schema<T>;
+  readonly default?: T;
+  readonly required?: boolean;
+  /** The README's "meaning" cell: one line, Markdown. */
+  readonly doc: string;
+  /** The README's "default" cell when the default is not a plain value (or there is none). */
+  readonly shown?: string;
+  /** The value is JSON (an environment variable holds its text; a config file may hold the value itself). */
+  readonly json?: boolean;
+  /** This variable names a file whose content is the value of that JSON variable, unless that one is set (Docker secrets). */
+  readonly fileOf?: string;
+}
+
+/** A setting that lands on Config under its key in SETTINGS, converted by `to` when the raw form differs. */
+interface ValueSetting<T, V> extends SettingBase<T> {
+  readonly kind: 'value';
+  readonly to?: (value: T) => V;
+}
+
+/** A setting read by one of the post-processing steps of loadConfig (composites: apps, clients, TLS, keys). */
+interface InputSetting<T> extends SettingBase<T> {
+  readonly kind: 'input';
+}
+
+type AnySetting = ValueSetting<any, any> | InputSetting<any>;
+
+// Two signatures, so that V is the conversion's result when there is one and exactly T when there is none.
+function setting<T>(s: SettingBase<T> & { to?: undefined }): ValueSetting<T, T>;
+function setting<T, V>(s: SettingBase<T> & { to: (value: T) => V }): ValueSetting<T, V>;
+function setting<T, V>(s: SettingBase<T> & { to?: (value: T) => V }): ValueSetting<T, V> {
+  return { kind: 'value', ...s };
+}
+
+function input<T>(s: Omit<InputSetting<T>, 'kind'>): InputSetting<T> {
+  return { kind: 'input', ...s };
 }
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => Joi.number().integer().min(min).max(max);
 
+interface RawApp {
+  appId: string;
+  secret: string;
+  ratePerMinute: number;
+}
+
+interface RawClient {
+  name: string;
+  key?: string;
+  keySha256?: string;
+  apps: string[];
+}
+
 const appSchema = Joi.object({
   appId: Joi.string().pattern(SAFE_ID).required(),
   secret: Joi.string().min(1).max(256).required(),
-  ratePerMinute: int(1, 1_000_000).default(DEFAULTS.DEFAULT_RATE_PER_MINUTE),
+  ratePerMinute: int(1, 1_000_000).default(DEFAULT_RATE_PER_MINUTE),
 }).unknown(false);
 
 const clientSchema = Joi.object({
@@ -134,51 +99,283 @@ const clientSchema = Joi.object({
   .xor('key', 'keySha256')
   .unknown(false);
 
-const schema = Joi.object({
-  PORT: int(0, 65535).default(DEFAULTS.PORT),
-  HOST: Joi.string().default(DEFAULTS.HOST),
-  PLATFORM_URL: Joi.string()
-    .uri({ scheme: ['http', 'https'] })
-    .required(),
-  PLATFORM_APPS: Joi.array().items(appSchema).min(1).unique('appId').required(),
-  GATEWAY_CLIENTS: Joi.array().items(clientSchema).min(1).unique('name').required(),
-  REDIS_URL: Joi.alternatives()
-    .try(Joi.string().valid('memory'), Joi.string().uri({ scheme: ['redis', 'rediss'] }))
-    .default(DEFAULTS.REDIS_URL),
-  REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000).default(DEFAULTS.REDIS_COMMAND_TIMEOUT_MS),
-  REDIS_KEY_PREFIX: Joi.string().max(64).allow('').default(DEFAULTS.REDIS_KEY_PREFIX),
-  PLATFORM_CA_FILE: Joi.string(),
-  PLATFORM_CERT_FILE: Joi.string(),
-  PLATFORM_KEY_FILE: Joi.string(),
-  PLATFORM_TIMEOUT_MS: int(100, 300_000).default(DEFAULTS.PLATFORM_TIMEOUT_MS),
-  PLATFORM_KEEPALIVE_MS: int(100, 600_000).default(DEFAULTS.PLATFORM_KEEPALIVE_MS),
-  BODY_LIMIT: Joi.string()
-    .pattern(/^\d+(b|kb|mb)$/i)
-    .default(DEFAULTS.BODY_LIMIT),
-  GATEWAY_REPLICAS: int(1, 1000).default(DEFAULTS.GATEWAY_REPLICAS),
-  LOG_LEVEL: Joi.string()
-    .valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')
-    .default(DEFAULTS.LOG_LEVEL),
-  QUOTA_WINDOW_MS: int(100, 3_600_000).default(DEFAULTS.QUOTA_WINDOW_MS),
-  QUOTA_HOLD_MS: int(1000, 3_600_000).default(DEFAULTS.QUOTA_HOLD_MS),
-  TOKEN_LOCK_TTL_MS: int(100, 300_000).default(DEFAULTS.TOKEN_LOCK_TTL_MS),
-  TOKEN_ENCRYPTION_KEY: Joi.string().pattern(/^[0-9a-fA-F]{64}(,[0-9a-fA-F]{64})*$/, 'keys of 64 hex characters (32 bytes), comma-separated'),
-  IDEMPOTENCY_TTL_SEC: int(1, 30 * 86_400).default(DEFAULTS.IDEMPOTENCY_TTL_SEC),
-  BREAKER_FAILURES: int(1, 1000).default(DEFAULTS.BREAKER_FAILURES),
-  BREAKER_COOLDOWN_MS: int(10, 600_000).default(DEFAULTS.BREAKER_COOLDOWN_MS),
-  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(DEFAULTS.SHUTDOWN_TIMEOUT_MS),
-})
-  .and('PLATFORM_CERT_FILE', 'PLATFORM_KEY_FILE')
+/**
+ * Every setting, once: its key on Config (or, for inputs, the name of what a post-processing step reads),
+ * variable, schema, default and README line. The order is the README table's order.
+ */
+export const SETTINGS = {
+  configFile: input({
+    env: 'CONFIG_FILE',
+    schema: Joi.string(),
+    doc: 'a JSON object of settings (keys are the variable names of this table); the environment wins over it',
+    shown: '`config/gateway.json` if present',
+  }),
+  port: setting({ env: 'PORT', schema: int(0, 65535), default: 8080, doc: 'TCP port the gateway listens on' }),
+  host: setting({ env: 'HOST', schema: Joi.string(), default: '0.0.0.0', doc: 'address the gateway listens on' }),
+  platformUrl: setting({
+    env: 'PLATFORM_URL',
+    schema: Joi.string().uri({ scheme: ['http', 'https'] }),
+    required: true,
+    doc: 'base URL of the platform, e.g. `https://iot.example.com:8743`',
+    // A trailing slash would double the one every platform path starts with.
+    to: (url: string) => url.replace(/\/+$/, ''),
+  }),
+  platformApps: input({
+    env: 'PLATFORM_APPS',
+    schema: Joi.array<RawApp[]>().items(appSchema).min(1).unique('appId'),
+    required: true,
+    json: true,
+    doc: `\`[{"appId":"…","secret":"…","ratePerMinute":${DEFAULT_RATE_PER_MINUTE}}]\` (\`ratePerMinute\` optional, ${DEFAULT_RATE_PER_MINUTE} when not given)`,
+    shown: 'required (or the file)',
+  }),
+  platformAppsFile: input({
+    env: 'PLATFORM_APPS_FILE',
+    schema: Joi.string(),
+    fileOf: 'PLATFORM_APPS',
+    doc: 'a file holding `PLATFORM_APPS` (Docker secrets); the variable wins when both are set',
+    shown: '—',
+  }),
+  gatewayClients: input({
+    env: 'GATEWAY_CLIENTS',
+    schema: Joi.array<RawClient[]>().items(clientSchema).min(1).unique('name'),
+    required: true,
+    json: true,
+    doc: '`[{"name":"ops-portal","key":"…","apps":["appA"]}]`; `apps` may be `["*"]`; `keySha256` (hex) instead of `key`',
+    shown: 'required (or the file)',
+  }),
+  gatewayClientsFile: input({
+    env: 'GATEWAY_CLIENTS_FILE',
+    schema: Joi.string(),
+    fileOf: 'GATEWAY_CLIENTS',
+    doc: 'a file holding `GATEWAY_CLIENTS` (Docker secrets); the variable wins when both are set',
+    shown: '—',
+  }),
+  redisUrl: setting({
+    env: 'REDIS_URL',
+    schema: Joi.alternatives<string>().try(Joi.string().valid('memory'), Joi.string().uri({ scheme: ['redis', 'rediss'] })),
+    default: 'redis://127.0.0.1:6379',
+    doc: '`redis://…` or `rediss://…`; `memory` = in-process store (one replica only; the gateway says so)',
+    // null selects the in-process store.
+    to: (url: string): string | null => (url === 'memory' ? null : url),
+  }),
+  redisCommandTimeoutMs: setting({
+    env: 'REDIS_COMMAND_TIMEOUT_MS',
+    schema: int(10, 60_000),
+    default: 500,
+    doc: 'deadline of every Redis command',
+  }),
+  redisKeyPrefix: setting({
+    env: 'REDIS_KEY_PREFIX',
+    schema: Joi.string().max(64).allow(''),
+    default: 'iotbff:',
+    doc: 'prefix of every Redis key',
+  }),
+  platformCaFile: input({
+    env: 'PLATFORM_CA_FILE',
+    schema: Joi.string(),
+    doc: 'CA certificates (PEM) trusted for the platform, instead of the system trust',
+    shown: 'system trust',
+  }),
+  platformCertFile: input({
+    env: 'PLATFORM_CERT_FILE',
+    schema: Joi.string(),
+    doc: 'client certificate (PEM) for the platform; needs `PLATFORM_KEY_FILE`',
+    shown: 'no client cert',
+  }),
+  platformKeyFile: input({
+    env: 'PLATFORM_KEY_FILE',
+    schema: Joi.string(),
+    doc: 'the private key (PEM) of that client certificate; needs `PLATFORM_CERT_FILE`',
+    shown: '—',
+  }),
+  platformTimeoutMs: setting({
+    env: 'PLATFORM_TIMEOUT_MS',
+    schema: int(100, 300_000),
+    default: 10_000,
+    doc: 'deadline of one caller request at the platform, token wait and retries included',
+  }),
+  platformKeepAliveMs: setting({
+    env: 'PLATFORM_KEEPALIVE_MS',
+    schema: int(100, 600_000),
+    default: 4_000,
+    doc: "idle keep-alive sockets to the platform are closed after this (keep it below the platform's)",
+  }),
+  bodyLimit: setting({
+    env: 'BODY_LIMIT',
+    schema: Joi.string().pattern(/^\d+(b|kb|mb)$/i),
+    default: '256kb',
+    doc: 'largest JSON body',
+  }),
+  replicas: setting({
+    env: 'GATEWAY_REPLICAS',
+    schema: int(1, 1000),
+    default: 1,
+    doc: "replicas sharing each app's quota; sizes a replica's share while Redis is unreachable",
+  }),
+  logLevel: setting({
+    env: 'LOG_LEVEL',
+    schema: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    default: 'info',
+    doc: 'pino level',
+  }),
+  quotaWindowMs: setting({
+    env: 'QUOTA_WINDOW_MS',
+    schema: int(100, 3_600_000),
+    default: 60_000,
+    doc: 'the flow-control window (shorten only in tests)',
+  }),
+  quotaHoldMs: setting({
+    env: 'QUOTA_HOLD_MS',
+    schema: int(1000, 3_600_000),
+    default: 60_000,
+    doc: 'how long an app is held back after the platform itself answered 1010009 (≥ 1000)',
+  }),
+  tokenLockTtlMs: setting({
+    env: 'TOKEN_LOCK_TTL_MS',
+    schema: int(100, 300_000),
+    default: 15_000,
+    doc:
+      'lifetime of the cross-replica login lock: a crashed holder blocks logins no longer than this; the holder\'s ' +
+      'login is cut off at the lower of this and `PLATFORM_TIMEOUT_MS`, so it does not outlive its lock (either may be larger)',
+  }),
+  tokenEncryptionKey: input({
+    env: 'TOKEN_ENCRYPTION_KEY',
+    schema: Joi.string().pattern(/^[0-9a-fA-F]{64}(,[0-9a-fA-F]{64})*$/, 'keys of 64 hex characters (32 bytes), comma-separated'),
+    doc: '64 hex chars (or several, comma-separated, for rotation: the first seals): seal tokens at rest in Redis with AES-256-GCM',
+    shown: 'off',
+  }),
+  idempotencyTtlSec: setting({
+    env: 'IDEMPOTENCY_TTL_SEC',
+    schema: int(1, 30 * 86_400),
+    default: 86_400,
+    doc: 'how long an `Idempotency-Key` answer is kept',
+  }),
+  breakerFailures: setting({
+    env: 'BREAKER_FAILURES',
+    schema: int(1, 1000),
+    default: 5,
+    doc: 'consecutive platform failures that open the circuit',
+  }),
+  breakerCooldownMs: setting({
+    env: 'BREAKER_COOLDOWN_MS',
+    schema: int(10, 600_000),
+    default: 5_000,
+    doc: 'how long the circuit stays open before one probe',
+  }),
+  shutdownTimeoutMs: setting({
+    env: 'SHUTDOWN_TIMEOUT_MS',
+    schema: int(100, 600_000),
+    default: 10_000,
+    doc: 'how long SIGTERM waits for requests in flight',
+  }),
+} as const satisfies Record<string, AnySetting>;
+
+type Settings = typeof SETTINGS;
+type ValueKey = { [K in keyof Settings]: Settings[K] extends ValueSetting<any, any> ? K : never }[keyof Settings];
+type ValueOf<S> = S extends ValueSetting<any, infer V> ? V : never;
+
+/** Margin over PLATFORM_TIMEOUT_MS for what follows a request's deadline: answering it, recording its outcome. */
+const DEADLINE_MARGIN_MS = 5_000;
+
+/** How many times an idempotent GET is sent at most, the first try included (all within PLATFORM_TIMEOUT_MS). */
+const PLATFORM_GET_ATTEMPTS = 3;
+
+/**
+ * Values computed from the settings, declared once with their rule, so that no module repeats the arithmetic.
+ * The README lists them under the settings table.
+ */
+export const DERIVED = {
+  requestTimeoutMs: {
+    doc: `the HTTP server's timeout of one request: \`PLATFORM_TIMEOUT_MS\` + ${DEADLINE_MARGIN_MS} (time to answer after the deadline)`,
+    of: (c: Plain) => c.platformTimeoutMs + DEADLINE_MARGIN_MS,
+  },
+  idempotencyPendingMs: {
+    doc: `how long an \`Idempotency-Key\` claim stays pending if its replica dies mid-call: \`PLATFORM_TIMEOUT_MS\` + ${DEADLINE_MARGIN_MS}`,
+    of: (c: Plain) => c.platformTimeoutMs + DEADLINE_MARGIN_MS,
+  },
+  platformGetAttempts: {
+    doc: `how many times an idempotent GET is sent at most, the first try included: ${PLATFORM_GET_ATTEMPTS}, all within \`PLATFORM_TIMEOUT_MS\``,
+    of: (_c: Plain) => PLATFORM_GET_ATTEMPTS,
+  },
+  tokenLoginDeadlineMs: {
+    doc: "the lock holder's budget for one login or refresh: the lower of `PLATFORM_TIMEOUT_MS` and `TOKEN_LOCK_TTL_MS`",
+    of: (c: Plain) => Math.min(c.platformTimeoutMs, c.tokenLockTtlMs),
+  },
+  tokenWaitLimitMs: {
+    doc: 'how long a replica waits for a token before giving up: `TOKEN_LOCK_TTL_MS` + `PLATFORM_TIMEOUT_MS` (a dead holder\'s lock, then its own login)',
+    of: (c: Plain) => c.tokenLockTtlMs + c.platformTimeoutMs,
+  },
+} as const satisfies Record<string, { doc: string; of: (c: Plain) => number }>;
+
+/** The settings that are plain values, typed from the table. */
+type Plain = { readonly [K in ValueKey]: ValueOf<Settings[K]> };
+type Derived = { readonly [K in keyof typeof DERIVED]: ReturnType<(typeof DERIVED)[K]['of']> };
+
+/** The whole configuration: the table's values, its composites, and the derived values. */
+export interface Config extends Plain, Derived {
+  readonly platformTls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
+  readonly apps: ReadonlyMap<string, AppConfig>;
+  readonly clients: readonly ClientConfig[];
+  /**
+   * AES-256-GCM keys for tokens at rest in Redis: the first seals, every one opens (so that a key can be
+   * rotated without the replicas reading each other's tokens as absent). Empty = stored in clear (docs/tokens.md).
+   */
+  readonly tokenEncryptionKeys: readonly Buffer[];
+}
+
+const ALL: ReadonlyArray<readonly [string, AnySetting]> = Object.entries(SETTINGS);
+
+/** The variables the gateway reads; docker-compose and the README are checked against this list. */
+export const ENV_VARS: readonly string[] = Object.freeze(ALL.map(([, s]) => s.env));
+
+/** The README's configuration table, generated from SETTINGS and DERIVED (test/config.test.ts keeps the README equal to it). */
+export function configurationTable(): string {
+  const cell = (s: AnySetting): string => {
+    if (s.shown !== undefined) return s.shown;
+    if (s.required) return 'required';
+    return `\`${String(s.default)}\``;
+  };
+  const rows = ALL.map(([, s]) => `| \`${s.env}\` | ${s.doc} | ${cell(s)} |`);
+  const derived = Object.entries(DERIVED).map(([name, d]) => `| \`config.${name}\` | ${d.doc} |`);
+  return [
+    '| variable | meaning | default |',
+    '|---|---|---|',
+    ...rows,
+    '',
+    'Derived from them (on `Config`, so that no module repeats the rule):',
+    '',
+    '| value | rule |',
+    '|---|---|',
+    ...derived,
+  ].join('\n');
+}
+
+/** Raised with one readable line per problem; never contains a configured value. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const schema = Joi.object(
+  Object.fromEntries(
+    ALL.map(([, s]) => {
+      let sch: Joi.Schema = s.schema;
+      if (s.required) sch = sch.required();
+      else if (s.default !== undefined) sch = sch.default(s.default);
+      return [s.env, sch];
+    }),
+  ),
+)
+  .and(SETTINGS.platformCertFile.env, SETTINGS.platformKeyFile.env)
   // Unknown keys are the file's or the environment's business (PATH, HOME…): only ours are read.
   .unknown(true);
 
 type Raw = Record<string, unknown>;
 
-/** The JSON-valued variables, which may also come from a file (Docker secrets). */
-const JSON_VARS = ['PLATFORM_APPS', 'GATEWAY_CLIENTS'] as const;
-
 function readConfigFile(env: NodeJS.ProcessEnv, cwd: string, problems: string[]): Raw {
-  const explicit = env.CONFIG_FILE;
+  const explicit = env[SETTINGS.configFile.env];
   const file = explicit ? path.resolve(cwd, explicit) : path.join(cwd, 'config', 'gateway.json');
   if (!explicit && !existsSync(file)) return {};
   try {
@@ -208,24 +405,26 @@ function gatherRaw(env: NodeJS.ProcessEnv, cwd: string, problems: string[]): Raw
     const value = env[name];
     if (value !== undefined && value !== '') raw[name] = value;
   }
-  for (const name of JSON_VARS) {
-    const fileVar = `${name}_FILE`;
-    const fileName = raw[fileVar];
-    if (typeof fileName === 'string' && raw[name] === undefined) {
+  for (const [, file] of ALL) {
+    if (file.fileOf === undefined) continue;
+    const fileName = raw[file.env];
+    if (typeof fileName === 'string' && raw[file.fileOf] === undefined) {
       try {
-        raw[name] = readFileSync(path.resolve(cwd, fileName), 'utf8');
+        raw[file.fileOf] = readFileSync(path.resolve(cwd, fileName), 'utf8');
       } catch (err) {
-        problems.push(`${fileVar}: cannot read ${fileName} (${errnoOf(err) ?? 'error'})`);
+        problems.push(`${file.env}: cannot read ${fileName} (${errnoOf(err) ?? 'error'})`);
       }
     }
-    delete raw[fileVar];
-    const value = raw[name];
-    if (typeof value === 'string') {
+    delete raw[file.env];
+  }
+  for (const [, s] of ALL) {
+    const value = raw[s.env];
+    if (s.json && typeof value === 'string') {
       try {
-        raw[name] = JSON.parse(value);
+        raw[s.env] = JSON.parse(value);
       } catch {
-        problems.push(`${name}: is not valid JSON`);
-        delete raw[name];
+        problems.push(`${s.env}: is not valid JSON`);
+        delete raw[s.env];
       }
     }
   }
@@ -244,6 +443,47 @@ function readPem(varName: string, file: unknown, cwd: string, problems: string[]
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
+/** Joi's details as `VARIABLE[0].field: what is wrong`, never echoing a value. */
+function describeJoiError(error: Joi.ValidationError, problems: string[]): void {
+  for (const detail of error.details) {
+    const where = detail.path
+      .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+      .join('');
+    // Joi's message starts with the label; keep only what follows it, after our own path.
+    const label = String(detail.context?.label ?? '');
+    let what = detail.message.startsWith(label) ? detail.message.slice(label.length).trim() : detail.message;
+    // Belt and braces: a message that would still quote the value says less instead.
+    const given = detail.context?.value;
+    if (typeof given === 'string' && given.length >= 4 && what.includes(given)) what = 'is invalid';
+    problems.push(`${where || detail.context?.key || 'config'}: ${what}`);
+  }
+}
+
+/** Post-processing: the client list, with the checks that need the app list. */
+function buildClients(raw: unknown, apps: ReadonlyMap<string, AppConfig>, problems: string[]): ClientConfig[] {
+  const clients: ClientConfig[] = [];
+  const seenKeys = new Set<string>();
+  const list = (Array.isArray(raw) ? raw : []) as RawClient[];
+  const where = SETTINGS.gatewayClients.env;
+  list.forEach((c, i) => {
+    if (typeof c.name !== 'string') return;
+    const digest = c.key !== undefined ? sha256(c.key) : Buffer.from(c.keySha256 ?? '', 'hex');
+    if (digest.length !== 32) return;
+    const hex = digest.toString('hex');
+    if (seenKeys.has(hex)) problems.push(`${where}[${i}]: uses the same key as another client`);
+    seenKeys.add(hex);
+    const wildcard = c.apps.includes('*');
+    if (wildcard && c.apps.length > 1) problems.push(`${where}[${i}].apps: "*" must stand alone`);
+    if (!wildcard && apps.size > 0) {
+      for (const appId of c.apps) {
+        if (!apps.has(appId)) problems.push(`${where}[${i}].apps: names an app that is not configured: ${appId}`);
+      }
+    }
+    clients.push(Object.freeze({ name: c.name, keySha256: digest, apps: wildcard ? '*' : new Set(c.apps) }));
+  });
+  return clients;
+}
+
 /**
  * Reads and validates the whole configuration. Throws ConfigError listing every problem at once,
  * each as `VARIABLE: what is wrong`, without echoing values.
@@ -261,84 +501,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       'string.pattern.name': '{{#label}} must be {{#name}}',
     },
   });
-  if (error) {
-    for (const detail of error.details) {
-      const where = detail.path
-        .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
-        .join('');
-      // Joi's message starts with the label; keep only what follows it, after our own path.
-      const label = String(detail.context?.label ?? '');
-      let what = detail.message.startsWith(label) ? detail.message.slice(label.length).trim() : detail.message;
-      // Belt and braces: a message that would still quote the value says less instead.
-      const given = detail.context?.value;
-      if (typeof given === 'string' && given.length >= 4 && what.includes(given)) what = 'is invalid';
-      problems.push(`${where || detail.context?.key || 'config'}: ${what}`);
-    }
-  }
+  if (error) describeJoiError(error, problems);
   const v = (value ?? {}) as Raw;
+  const valueOf = (s: AnySetting): unknown => v[s.env];
+
+  // Composites, each built once from its inputs.
   const apps = new Map<string, AppConfig>();
-  for (const a of (Array.isArray(v.PLATFORM_APPS) ? v.PLATFORM_APPS : []) as AppConfig[]) {
+  const rawApps = valueOf(SETTINGS.platformApps);
+  for (const a of (Array.isArray(rawApps) ? rawApps : []) as RawApp[]) {
     apps.set(a.appId, Object.freeze({ appId: a.appId, secret: a.secret, ratePerMinute: a.ratePerMinute }));
   }
-  const clients: ClientConfig[] = [];
-  const seenKeys = new Set<string>();
-  const rawClients = (Array.isArray(v.GATEWAY_CLIENTS) ? v.GATEWAY_CLIENTS : []) as Array<{
-    name: string;
-    key?: string;
-    keySha256?: string;
-    apps: string[];
-  }>;
-  rawClients.forEach((c, i) => {
-    if (typeof c.name !== 'string') return;
-    const digest = c.key !== undefined ? sha256(c.key) : Buffer.from(c.keySha256 ?? '', 'hex');
-    if (digest.length !== 32) return;
-    const hex = digest.toString('hex');
-    if (seenKeys.has(hex)) problems.push(`GATEWAY_CLIENTS[${i}]: uses the same key as another client`);
-    seenKeys.add(hex);
-    const wildcard = c.apps.includes('*');
-    if (wildcard && c.apps.length > 1) problems.push(`GATEWAY_CLIENTS[${i}].apps: "*" must stand alone`);
-    if (!wildcard && apps.size > 0) {
-      for (const appId of c.apps) {
-        if (!apps.has(appId)) problems.push(`GATEWAY_CLIENTS[${i}].apps: names an app that is not configured: ${appId}`);
-      }
-    }
-    clients.push(Object.freeze({ name: c.name, keySha256: digest, apps: wildcard ? '*' : new Set(c.apps) }));
-  });
-  const platformTls = {
-    ca: readPem('PLATFORM_CA_FILE', v.PLATFORM_CA_FILE, cwd, problems),
-    cert: readPem('PLATFORM_CERT_FILE', v.PLATFORM_CERT_FILE, cwd, problems),
-    key: readPem('PLATFORM_KEY_FILE', v.PLATFORM_KEY_FILE, cwd, problems),
-  };
+  const clients = buildClients(valueOf(SETTINGS.gatewayClients), apps, problems);
+  const tlsFiles = { ca: SETTINGS.platformCaFile, cert: SETTINGS.platformCertFile, key: SETTINGS.platformKeyFile };
+  const platformTls = Object.freeze(
+    Object.fromEntries(
+      Object.entries(tlsFiles)
+        .map(([part, s]) => [part, readPem(s.env, valueOf(s), cwd, problems)] as const)
+        .filter(([, pem]) => pem !== undefined),
+    ),
+  );
+  const keys = valueOf(SETTINGS.tokenEncryptionKey);
+  const tokenEncryptionKeys = Object.freeze(
+    typeof keys === 'string' ? keys.split(',').map((k) => Buffer.from(k, 'hex')) : [],
+  );
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const n = (name: string): number => v[name] as number;
-  const s = (name: string): string => v[name] as string;
-  return Object.freeze<Config>({
-    port: n('PORT'),
-    host: s('HOST'),
-    platformUrl: s('PLATFORM_URL').replace(/\/+$/, ''),
-    platformTimeoutMs: n('PLATFORM_TIMEOUT_MS'),
-    platformKeepAliveMs: n('PLATFORM_KEEPALIVE_MS'),
-    platformTls: Object.freeze(
-      Object.fromEntries(Object.entries(platformTls).filter(([, b]) => b !== undefined)) as Config['platformTls'],
-    ),
-    apps,
-    clients: Object.freeze(clients),
-    redisUrl: s('REDIS_URL') === 'memory' ? null : s('REDIS_URL'),
-    redisCommandTimeoutMs: n('REDIS_COMMAND_TIMEOUT_MS'),
-    redisKeyPrefix: s('REDIS_KEY_PREFIX'),
-    bodyLimit: s('BODY_LIMIT'),
-    replicas: n('GATEWAY_REPLICAS'),
-    logLevel: s('LOG_LEVEL'),
-    quotaWindowMs: n('QUOTA_WINDOW_MS'),
-    quotaHoldMs: n('QUOTA_HOLD_MS'),
-    tokenLockTtlMs: n('TOKEN_LOCK_TTL_MS'),
-    tokenEncryptionKeys: Object.freeze(
-      typeof v.TOKEN_ENCRYPTION_KEY === 'string' ? v.TOKEN_ENCRYPTION_KEY.split(',').map((k) => Buffer.from(k, 'hex')) : [],
-    ),
-    idempotencyTtlSec: n('IDEMPOTENCY_TTL_SEC'),
-    breakerFailures: n('BREAKER_FAILURES'),
-    breakerCooldownMs: n('BREAKER_COOLDOWN_MS'),
-    shutdownTimeoutMs: n('SHUTDOWN_TIMEOUT_MS'),
-  });
+  // Plain values: each validated value through its setting's conversion. The one cast below is where the
+  // table's per-key types meet the object built by iterating over it.
+  const plain = Object.fromEntries(
+    ALL.filter((e): e is [string, ValueSetting<unknown, unknown>] => e[1].kind === 'value').map(([key, s]) => [
+      key,
+      s.to ? s.to(valueOf(s)) : valueOf(s),
+    ]),
+  ) as Plain;
+  const derived = Object.fromEntries(Object.entries(DERIVED).map(([key, d]) => [key, d.of(plain)])) as Derived;
+  return Object.freeze<Config>({ ...plain, ...derived, platformTls, apps, clients: Object.freeze(clients), tokenEncryptionKeys });
 }

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   }
   const gateway = createGateway(config, createLogger(config.logLevel));
   await gateway.connect(3000);
-  const server = createServer(gateway.app, { requestTimeoutMs: config.platformTimeoutMs + 5000 });
+  const server = createServer(gateway.app, { requestTimeoutMs: config.requestTimeoutMs });
   server.on('error', async (err: NodeJS.ErrnoException) => {
     process.stderr.write(`demo: cannot listen on port ${config.port} (${err.code}); set PORT to another port\n`);
     await sim.close();

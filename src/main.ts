@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { createGateway } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { RouteDescriptionError } from './routes/check.js';
 import { createLogger } from './logger.js';
 import { closeGracefully, createServer } from './server.js';
 
@@ -22,9 +23,18 @@ function readConfig(): Config {
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
-  const gateway = createGateway(config, logger);
+  let gateway: ReturnType<typeof createGateway>;
+  try {
+    gateway = createGateway(config, logger);
+  } catch (err) {
+    // A family's route description that cannot be served: one line per problem, never a stack trace.
+    if (!(err instanceof RouteDescriptionError)) throw err;
+    for (const line of err.problems) process.stderr.write(`${line}\n`);
+    process.stderr.write('iot-bff not started: fix the route descriptions above (see README, "Adding an API family").\n');
+    process.exit(1);
+  }
   if (!(await gateway.connect(3000))) logger.warn('redis not reachable at start: serving degraded until it is');
-  const server = createServer(gateway.app, { requestTimeoutMs: config.platformTimeoutMs + 5000 });
+  const server = createServer(gateway.app, { requestTimeoutMs: config.requestTimeoutMs });
   server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     logger.info({ port, apps: [...config.apps.keys()], store: config.redisUrl ? 'redis' : 'memory' }, 'iot-bff listening');

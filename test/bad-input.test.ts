@@ -152,6 +152,16 @@ describe('bad input', () => {
     });
   });
 
+  describe('methods', () => {
+    it('regression: HEAD on a GET route spent a platform call — now 405 with Allow, nothing sent (issue 17, finding 9)', async () => {
+      const before = (await sim.calls()).total;
+      const res = await send(gw.url, 'HEAD', '/v1/apps/app-a/packages');
+      assert.equal(res.status, 405);
+      assert.match(String(res.headers.allow), /GET/);
+      assert.equal((await sim.calls()).total, before);
+    });
+  });
+
   describe('headers', () => {
     it('a header over 16 KiB: 431 in the envelope, with its X-Request-Id', async () => {
       const a = await send(gw.url, 'POST', SW, { 'content-type': 'application/json', 'x-padding': 'p'.repeat(20_000) }, `{${TASK}}`);

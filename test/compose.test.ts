@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { DEFAULTS, ENV_VARS, loadConfig, type Config } from '../src/config.js';
+import { ENV_VARS, SETTINGS, loadConfig, type Config } from '../src/config.js';
 import { settingsFromEnv, type SimulatorSettings } from '../src/simulator/env.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -163,20 +163,66 @@ function execForm(args: string): string[] {
   return trimmed.split(/\s+/);
 }
 
+interface Stage {
+  name: string;
+  /** The image or earlier stage it starts from. */
+  from: string;
+  instructions: Instruction[];
+}
+
+/** The Dockerfile's stages in order; an unnamed stage is named by its index. */
+function dockerStages(): Stage[] {
+  const stages: Stage[] = [];
+  for (const i of dockerfile()) {
+    if (i.keyword === 'FROM') {
+      const words = i.args.split(/\s+/).filter((w) => !w.startsWith('--'));
+      const name = words[1]?.toUpperCase() === 'AS' && words[2] ? words[2].toLowerCase() : String(stages.length);
+      stages.push({ name, from: (words[0] ?? '').toLowerCase(), instructions: [] });
+    } else stages.at(-1)?.instructions.push(i);
+  }
+  return stages;
+}
+
+/** A stage's instructions, those of the stages it derives from first. */
+function stageWithBases(name: string): Instruction[] {
+  const stages = dockerStages();
+  const stage = stages.find((s) => s.name === name);
+  assert.ok(stage, `Dockerfile stage ${name}`);
+  return stages.some((s) => s.name === stage.from) ? [...stageWithBases(stage.from), ...stage.instructions] : stage.instructions;
+}
+
+/** A service's build section in long form (`build: .` = context `.`, default Dockerfile, default target). */
+function buildOf(name: string): { context: string; dockerfile: string; target?: string } {
+  const b = service(name).build;
+  assert.ok(b !== undefined, `services.${name} is built from the Dockerfile`);
+  if (typeof b === 'string') return { context: b, dockerfile: 'Dockerfile' };
+  const o = obj(b, `services.${name}.build`);
+  return {
+    context: String(o.context ?? '.'),
+    dockerfile: String(o.dockerfile ?? 'Dockerfile'),
+    ...(typeof o.target === 'string' && { target: o.target }),
+  };
+}
+
 describe('docker-compose', () => {
   describe('services', () => {
     it('defines gateway, redis and simulator', () => {
       for (const name of ['gateway', 'redis', 'simulator']) assert.ok(isObj(services()[name]), `service ${name} is missing`);
     });
 
-    it('runs redis:7-alpine, and the simulator from the gateway image with its compiled entry point', () => {
+    it('runs redis:7-alpine, and the simulator from the same Dockerfile (its own target) with its compiled entry point', () => {
       assert.equal(service('redis').image, 'redis:7-alpine');
       const gw = service('gateway');
       const sim = service('simulator');
-      assert.ok(gw.build !== undefined, 'the gateway is built from the Dockerfile');
-      assert.ok(typeof gw.image === 'string' && gw.image !== '', 'the gateway names its image, so the simulator can share it');
-      assert.equal(sim.image, gw.image, 'the simulator runs the gateway image');
-      if (sim.build !== undefined) assert.deepEqual(sim.build, gw.build, 'built the same way as the gateway');
+      const gwBuild = buildOf('gateway');
+      const simBuild = buildOf('simulator');
+      assert.ok(typeof gw.image === 'string' && gw.image !== '', 'the gateway names its image');
+      assert.ok(typeof sim.image === 'string' && sim.image !== '' && sim.image !== gw.image, 'the simulator has its own image name');
+      assert.equal(simBuild.context, gwBuild.context, 'built from the same context');
+      assert.equal(simBuild.dockerfile, gwBuild.dockerfile, 'built from the same Dockerfile');
+      const names = dockerStages().map((s) => s.name);
+      assert.equal(gwBuild.target ?? names.at(-1), names.at(-1), 'the gateway is the default (last) stage');
+      assert.ok(simBuild.target && names.includes(simBuild.target) && simBuild.target !== names.at(-1), 'the simulator builds its own stage');
       const command = Array.isArray(sim.command) ? sim.command.map(String) : String(sim.command).split(/\s+/);
       assert.deepEqual(command, ['node', 'dist/simulator/main.js']);
       // dist/ is src/ compiled (tsconfig.build.json: rootDir src), so this is where the simulator's entry lands.
@@ -214,7 +260,7 @@ describe('docker-compose', () => {
     });
 
     it('publishes the port the gateway listens on', () => {
-      const port = Number(env.PORT ?? DEFAULTS.PORT);
+      const port = Number(env.PORT ?? SETTINGS.port.default);
       const published = publishedPorts('gateway');
       assert.ok(
         published.some((p) => p.container === port && Number.isInteger(p.host)),
@@ -282,7 +328,7 @@ describe('docker-compose', () => {
     it('gateway: /readyz on its port, with node', () => {
       const url = healthcheckUrl('gateway');
       assert.equal(url.pathname, '/readyz');
-      assert.equal(Number(url.port), Number(envOf('gateway').PORT ?? DEFAULTS.PORT));
+      assert.equal(Number(url.port), Number(envOf('gateway').PORT ?? SETTINGS.port.default));
       assert.match(healthcheckText('gateway'), /^node\b/);
     });
   });
@@ -353,12 +399,13 @@ describe('docker-compose', () => {
   describe('Dockerfile', () => {
     let instructions: Instruction[];
     let froms: Instruction[];
+    /** The gateway's image: the last stage with everything it derives from. */
     let finalStage: Instruction[];
     before(() => {
       instructions = dockerfile();
       froms = instructions.filter((i) => i.keyword === 'FROM');
       assert.ok(froms.length > 0, 'the Dockerfile has a FROM');
-      finalStage = instructions.slice(instructions.lastIndexOf(froms.at(-1)!) + 1);
+      finalStage = stageWithBases(dockerStages().at(-1)!.name);
     });
 
     it('is multi-stage on an LTS Node image (even major ≥ 20)', () => {
@@ -377,32 +424,54 @@ describe('docker-compose', () => {
       }
     });
 
-    it('installs with npm ci, production dependencies only in the final stage', () => {
+    it('installs with npm ci, production dependencies only in the images that run', () => {
       const runs = instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
       assert.ok(runs.some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)), 'a build stage runs npm ci');
       assert.ok(runs.some((r) => /\bnpm run build\b/.test(r)), 'a build stage runs npm run build');
-      const finalRuns = finalStage.filter((i) => i.keyword === 'RUN').map((i) => i.args);
-      assert.ok(finalRuns.some((r) => /\bnpm ci\b.*--omit=dev/.test(r)), 'the runtime stage runs npm ci --omit=dev');
+      for (const image of [dockerStages().at(-1)!.name, buildOf('simulator').target!]) {
+        const npmCis = stageWithBases(image).filter((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args));
+        assert.ok(npmCis.length > 0 && npmCis.every((i) => /--omit=dev/.test(i.args)), `${image}: npm ci --omit=dev, and only that`);
+      }
+    });
+
+    it('keeps tsx, esbuild and TypeScript out of the production dependencies (they run nothing in the image)', () => {
+      const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+      for (const name of ['tsx', 'esbuild', 'typescript', 'ts-node']) assert.equal(pkg.dependencies?.[name], undefined, `${name} in dependencies`);
     });
 
     it('runs as a non-root user', () => {
-      const users = finalStage.filter((i) => i.keyword === 'USER');
-      assert.ok(users.length > 0, 'the final stage sets USER');
-      const user = users.at(-1)!.args.trim().split(':')[0];
-      assert.ok(user && !['root', '0'].includes(user), `USER ${user} is not root`);
+      for (const image of [dockerStages().at(-1)!.name, buildOf('simulator').target!]) {
+        const users = stageWithBases(image).filter((i) => i.keyword === 'USER');
+        assert.ok(users.length > 0, `${image}: sets USER`);
+        const user = users.at(-1)!.args.trim().split(':')[0];
+        assert.ok(user && !['root', '0'].includes(user), `${image}: USER ${user} is not root`);
+      }
     });
 
     it('exposes the default port, checks /healthz with node and starts dist/main.js', () => {
       const exposed = finalStage.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/));
-      assert.ok(exposed.map((p) => Number(p.split('/')[0])).includes(DEFAULTS.PORT), `EXPOSE ${DEFAULTS.PORT}`);
-      const hc = finalStage.find((i) => i.keyword === 'HEALTHCHECK');
-      assert.ok(hc, 'HEALTHCHECK present');
-      assert.match(hc.args, /\bCMD\b.*\bnode\b.*\/healthz/);
-      assert.doesNotMatch(hc.args, /\b(curl|wget)\b/, 'no curl or wget in slim images');
+      assert.deepEqual(exposed.map((p) => Number(p.split('/')[0])), [SETTINGS.port.default], `EXPOSE ${SETTINGS.port.default} only`);
+      const hcs = finalStage.filter((i) => i.keyword === 'HEALTHCHECK');
+      assert.equal(hcs.length, 1, 'one HEALTHCHECK');
+      assert.match(hcs[0]!.args, /\bCMD\b.*\bnode\b.*\/healthz/);
+      assert.match(hcs[0]!.args, /process\.env\.PORT \|\| 8080/);
+      assert.doesNotMatch(hcs[0]!.args, /\b(curl|wget)\b/, 'no curl or wget in slim images');
       const cmd = finalStage.filter((i) => i.keyword === 'CMD').at(-1);
       assert.ok(cmd, 'CMD present');
       assert.deepEqual(execForm(cmd.args), ['node', 'dist/main.js']);
       assert.ok(existsSync(path.join(ROOT, 'src/main.ts')), 'dist/main.js is compiled from src/main.ts');
+    });
+
+    it("the simulator's target: its own port and /healthz, nothing of the gateway's :8080, dist/simulator/main.js", () => {
+      const sim = stageWithBases(buildOf('simulator').target!);
+      const port = (settingsFromEnv({}) as { ok: true; settings: SimulatorSettings }).settings.port;
+      const exposed = sim.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/));
+      assert.deepEqual(exposed.map((p) => Number(p.split('/')[0])), [port], `EXPOSE ${port} only`);
+      const hcs = sim.filter((i) => i.keyword === 'HEALTHCHECK');
+      assert.equal(hcs.length, 1, 'one HEALTHCHECK');
+      assert.match(hcs[0]!.args, /\bnode\b.*\/healthz/);
+      assert.match(hcs[0]!.args, new RegExp(`process\\.env\\.SIMULATOR_PORT \\|\\| ${port}\\b`));
+      assert.deepEqual(execForm(sim.filter((i) => i.keyword === 'CMD').at(-1)!.args), ['node', 'dist/simulator/main.js']);
     });
 
     it('has a .dockerignore keeping local installs and build output out of the context', () => {

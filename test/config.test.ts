@@ -1,10 +1,10 @@
 // Configuration: one parse at start, environment over file, every problem on its own readable line, no secret echoed.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, DEFAULTS, loadConfig } from '../src/config.js';
+import { ConfigError, DERIVED, ENV_VARS, SETTINGS, configurationTable, loadConfig, type Config } from '../src/config.js';
 import { ROOT } from './helpers/fixtures.js';
 
 const SECRET = 'very-secret-value-1234567890';
@@ -28,7 +28,8 @@ function problemsOf(env: Record<string, string>, cwd = tmp()): string[] {
 describe('config', () => {
   it('parses a minimal configuration, applies the defaults, and freezes it', () => {
     const c = loadConfig(base, tmp());
-    assert.equal(c.port, DEFAULTS.PORT);
+    assert.equal(c.port, 8080);
+    assert.equal(c.host, '0.0.0.0');
     assert.equal(c.platformUrl, 'https://iot.example.com:8743');
     assert.equal(c.platformTimeoutMs, 10_000);
     assert.equal(c.bodyLimit, '256kb');
@@ -154,3 +155,92 @@ describe('config', () => {
   });
 });
 
+describe('config: one table of settings', () => {
+  const settings = Object.entries(SETTINGS);
+
+  it('declares every variable once, each with a doc line and either a default, required, or a shown default', () => {
+    const envs = settings.map(([, s]) => s.env);
+    assert.equal(new Set(envs).size, envs.length, 'a variable declared twice');
+    assert.deepEqual([...ENV_VARS], envs);
+    for (const [key, s] of settings) {
+      assert.match(s.env, /^[A-Z][A-Z0-9_]*$/, key);
+      assert.ok(s.doc.trim().length > 0 && !s.doc.includes('|') && !s.doc.includes('\n'), `${s.env}: one Markdown line`);
+      const described = ('default' in s && s.default !== undefined) || ('required' in s && s.required) || ('shown' in s && s.shown);
+      assert.ok(described, `${s.env}: says what happens when it is not set`);
+    }
+  });
+
+  it('keeps the variables the deployment files and the old list used (no name changed)', () => {
+    for (const name of [
+      'CONFIG_FILE', 'PORT', 'HOST', 'PLATFORM_URL', 'PLATFORM_APPS', 'PLATFORM_APPS_FILE', 'GATEWAY_CLIENTS',
+      'GATEWAY_CLIENTS_FILE', 'REDIS_URL', 'REDIS_COMMAND_TIMEOUT_MS', 'REDIS_KEY_PREFIX', 'PLATFORM_CA_FILE',
+      'PLATFORM_CERT_FILE', 'PLATFORM_KEY_FILE', 'PLATFORM_TIMEOUT_MS', 'PLATFORM_KEEPALIVE_MS', 'BODY_LIMIT',
+      'GATEWAY_REPLICAS', 'LOG_LEVEL', 'QUOTA_WINDOW_MS', 'QUOTA_HOLD_MS', 'TOKEN_LOCK_TTL_MS', 'TOKEN_ENCRYPTION_KEY',
+      'IDEMPOTENCY_TTL_SEC', 'BREAKER_FAILURES', 'BREAKER_COOLDOWN_MS', 'SHUTDOWN_TIMEOUT_MS',
+    ]) {
+      assert.ok(ENV_VARS.includes(name), name);
+    }
+  });
+
+  it("the README's configuration table is the one generated from the settings (add a setting: document it)", () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const m = /<!-- settings:begin[^>]*-->\n([\s\S]*?)\n<!-- settings:end -->/.exec(readme);
+    assert.ok(m, 'README.md has the <!-- settings:begin --> … <!-- settings:end --> section');
+    const expected = configurationTable();
+    assert.equal(m[1], expected, `README.md's configuration table is out of date; paste this between the markers:\n\n${expected}\n`);
+    for (const name of ENV_VARS) assert.ok(m[1]!.includes(`| \`${name}\` |`), `${name} has a row`);
+  });
+
+  it('applies every default of the table, and sets each value from its variable', () => {
+    const c = loadConfig(base, tmp());
+    const byKey = c as unknown as Record<string, unknown>;
+    for (const [key, s] of settings) {
+      if (s.kind === 'value' && 'default' in s && s.default !== undefined) {
+        const expected = 'to' in s && s.to ? (s.to as (v: unknown) => unknown)(s.default) : s.default;
+        assert.equal(byKey[key], expected, `${s.env} → config.${key}`);
+      }
+    }
+    const custom = loadConfig({ ...base, PLATFORM_KEEPALIVE_MS: '1234', BREAKER_COOLDOWN_MS: '77', LOG_LEVEL: 'debug' }, tmp());
+    assert.equal(custom.platformKeepAliveMs, 1234);
+    assert.equal(custom.breakerCooldownMs, 77);
+    assert.equal(custom.logLevel, 'debug');
+  });
+
+  it('derives the values other modules used to compute themselves', () => {
+    const c = loadConfig(base, tmp());
+    assert.equal(c.requestTimeoutMs, 15_000);
+    assert.equal(c.idempotencyPendingMs, 15_000);
+    assert.equal(c.platformGetAttempts, 3);
+    assert.equal(c.tokenLoginDeadlineMs, 10_000);
+    assert.equal(c.tokenWaitLimitMs, 25_000);
+    const d = loadConfig({ ...base, PLATFORM_TIMEOUT_MS: '8000', TOKEN_LOCK_TTL_MS: '2000' }, tmp());
+    assert.equal(d.requestTimeoutMs, 13_000);
+    assert.equal(d.idempotencyPendingMs, 13_000);
+    assert.equal(d.tokenLoginDeadlineMs, 2000);
+    assert.equal(d.tokenWaitLimitMs, 10_000);
+    for (const key of Object.keys(DERIVED)) assert.equal(typeof (c as unknown as Record<string, unknown>)[key], 'number', key);
+  });
+
+  it('accepts TOKEN_LOCK_TTL_MS below or above PLATFORM_TIMEOUT_MS (the login is bounded by the lower one)', () => {
+    assert.equal(loadConfig({ ...base, PLATFORM_TIMEOUT_MS: '3000', TOKEN_LOCK_TTL_MS: '4000' }, tmp()).tokenLoginDeadlineMs, 3000);
+    assert.equal(loadConfig({ ...base, PLATFORM_TIMEOUT_MS: '4000', TOKEN_LOCK_TTL_MS: '3000' }, tmp()).tokenLoginDeadlineMs, 3000);
+    assert.match(problemsOf({ ...base, TOKEN_LOCK_TTL_MS: '50' }).join('\n'), /^TOKEN_LOCK_TTL_MS: must be greater than or equal to 100$/m);
+  });
+
+  it('types Config from the table (checked by npm run typecheck)', () => {
+    const c: Config = loadConfig(base, tmp());
+    // Each line fails to compile if the table's types were lost (any) or wrong.
+    // @ts-expect-error port is a number
+    const port: string = c.port;
+    // @ts-expect-error redisUrl is null for the in-process store
+    const redisUrl: string = c.redisUrl;
+    // @ts-expect-error inputs of composites are not on Config
+    void c.platformApps;
+    assert.throws(() => {
+      // @ts-expect-error Config is read-only (and frozen)
+      c.idempotencyPendingMs = 1;
+    });
+    assert.equal(typeof port, 'number');
+    assert.equal(typeof redisUrl, 'string');
+  });
+});

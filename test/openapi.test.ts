@@ -78,6 +78,27 @@ describe('openapi: the document', () => {
     assert.equal(opOf('deletePackage').responses['204'].content, undefined, '204 has no body');
   });
 
+  it('names, on every operation, the platform API it calls (x-platform-api, contract §9)', () => {
+    for (const [method, path, op] of operations()) {
+      const spec = upgradeRoutes.find((r) => r.id === op.operationId);
+      assert.ok(spec, `${method} ${path}`);
+      assert.deepEqual(op['x-platform-api'], { method: spec.platform.method, path: spec.platform.path });
+      assert.ok(!String(op['x-platform-api'].path).includes('?'), 'no query in the platform path');
+    }
+    assert.deepEqual(opOf('listUpgradeSubtasks')['x-platform-api'], {
+      method: 'GET',
+      path: '/iodm/northbound/v1.5.0/operations/{operationId}/subOperations',
+    });
+  });
+
+  it('never documents the platform-owned appId, accessAppId or ownerFlag as a query or body field', () => {
+    const text = JSON.stringify(doc.paths);
+    for (const [, , op] of operations()) {
+      for (const p of op.parameters) if (p.in === 'query') assert.ok(!['appId', 'accessAppId', 'ownerFlag'].includes(p.name));
+    }
+    assert.ok(!/"(accessAppId|ownerFlag)"/.test(text));
+  });
+
   it('documents every path parameter, appId included, with the safe-ID pattern', () => {
     assert.equal(SAFE_ID.source, '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$');
     for (const [, path, op] of operations()) {

@@ -1,5 +1,6 @@
 // Checks route descriptions at start, so that a mistake stops the gateway with one line naming the route instead of a 500 at request time.
 import type Joi from 'joi';
+import { unboundedArrays } from './bounds.js';
 import { codesIn, MESSAGES, platformCodesOf } from './validate.js';
 import { pathParams, PLATFORM_OWNED, type RouteSpec } from './types.js';
 
@@ -113,6 +114,8 @@ export function checkRoutes(specs: readonly RouteSpec[], knownCodes?: (code: str
       if (schema === undefined) continue;
       const keys = Object.keys(((schema.describe() as Description).keys ?? {}));
       for (const owned of PLATFORM_OWNED) if (keys.includes(owned)) say(`${where} declares ${owned}, which only the gateway sets`);
+      // Contract §6: the work of validation is bounded by the schema, so every list declares its maximum.
+      for (const at of unboundedArrays(schema)) say(`${where}: the list ${at} declares no max()`);
       for (const type of errorTypesOf(schema)) {
         if (SILENT_RULES.has(type)) continue;
         if (!(type in MESSAGES) && !(spec.messages !== undefined && type in spec.messages)) say(`${where}: Joi error type ${type} has no message`);

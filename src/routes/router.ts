@@ -1,24 +1,21 @@
-// Derives the /v1 Express router from the route descriptions: authentication, app access, body parsing, validation, idempotency, forwarding.
+// Derives the /v1 Express router from the route descriptions: authentication, app access, body parsing, then the pipeline; answers in the envelope.
 import express, { type Request, type Response, type Router } from 'express';
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
-import type { Forwarder } from '../forward.js';
 import { authenticate, authorizeApp } from '../http/auth.js';
 import { notFound, respondWithError } from '../http/errors.js';
-import { Idempotency } from '../idempotency.js';
+import type { Pipeline } from '../pipeline.js';
 import { toExpressPath, type RouteSpec } from './types.js';
-import { validateRequest } from './validate.js';
 
 export interface RouterDeps {
   config: Config;
   specs: readonly RouteSpec[];
-  forwarder: Forwarder;
-  idempotency: Idempotency;
+  pipeline: Pipeline;
 }
 
 const METHOD = { GET: 'get', POST: 'post', PUT: 'put', DELETE: 'delete' } as const;
 
-export function buildV1Router({ config, specs, forwarder, idempotency }: RouterDeps): Router {
+export function buildV1Router({ config, specs, pipeline }: RouterDeps): Router {
   const v1 = express.Router();
   // Every /v1 call needs a key, even one to a route that does not exist.
   v1.use(authenticate(config.clients));
@@ -54,37 +51,30 @@ export function buildV1Router({ config, specs, forwarder, idempotency }: RouterD
     });
     const handle = async (req: Request, res: Response): Promise<void> => {
       const { appId, ...params } = req.params as Record<string, string>;
-      const input = validateRequest(spec, { params, query: req.query, body: spec.body ? req.body : undefined });
-      const deadline = res.locals.startedAt + config.platformTimeoutMs;
-      const send = async () => {
-        const platform = toPlatform(spec, appId as string, input);
-        const r = await forwarder.forward(spec, {
-          appId: appId as string,
-          params: input.params,
-          query: platform.query,
-          body: platform.body,
-          deadline,
-          log: res.locals.log,
-        });
-        for (const [k, v] of Object.entries(r.headers)) res.setHeader(k, v);
-        return { status: spec.successStatus, body: spec.shapeResponse ? spec.shapeResponse(r.body) : r.body };
-      };
-      const key = spec.idempotencyKey ? req.get('idempotency-key') : undefined;
-      let answer: { status: number; body: unknown; replayed?: boolean };
-      if (key !== undefined) {
-        Idempotency.checkKey(key);
-        answer = await idempotency.run(
-          { prefix: config.redisKeyPrefix, appId: appId as string, client: res.locals.client?.name ?? '', routeId: spec.id, key },
-          { params: input.params, query: input.query, body: input.body },
-          config.platformTimeoutMs + 5000,
-          send,
-        );
-        if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
-      } else {
-        answer = await send();
-      }
+      const key = req.get('idempotency-key');
+      const answer = await pipeline.run({
+        spec,
+        appId: appId as string,
+        client: res.locals.client?.name ?? '',
+        params,
+        query: req.query,
+        body: req.body,
+        ...(key !== undefined && { idempotencyKey: key }),
+        startedAt: res.locals.startedAt,
+        log: res.locals.log,
+      });
+      for (const [k, v] of Object.entries(answer.headers)) res.setHeader(k, v);
+      if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
       respond(res, answer.status, answer.body);
     };
+    if (spec.method === 'GET') {
+      // Express answers HEAD with the GET handler, which would spend a platform call (and a quota slot) on
+      // an answer without a body: refused instead, before any platform work (issue 17, finding 9).
+      perApp.head(path, (_req, res) => {
+        res.setHeader('Allow', (allowed.get(path) ?? []).join(', '));
+        throw new GatewayError('METHOD_NOT_ALLOWED');
+      });
+    }
     perApp[METHOD[spec.method]](path, ...handlers);
   }
   // A known path with another method: 405 with Allow, rather than a misleading 404.
@@ -96,29 +86,6 @@ export function buildV1Router({ config, specs, forwarder, idempotency }: RouterD
   }
   v1.use(notFound);
   return v1;
-}
-
-/**
- * What the platform is sent besides the path: path parameters it takes as query parameters, and the app
- * it acts for where the platform takes one (contract §9; a caller's own was refused in validation).
- */
-export function toPlatform(
-  spec: RouteSpec,
-  appId: string,
-  input: { params: Record<string, string>; query: Record<string, unknown>; body: unknown },
-): { query: Record<string, unknown>; body: unknown } {
-  const fromPath = spec.platform.queryFromPath ?? [];
-  let query = input.query;
-  if (fromPath.length > 0 || spec.platform.appId === 'query') {
-    query = { ...query };
-    for (const name of fromPath) query[name] = input.params[name];
-    if (spec.platform.appId === 'query') query.appId = appId;
-  }
-  let body = input.body;
-  if (spec.platform.appId === 'body' && body !== null && typeof body === 'object' && !Array.isArray(body)) {
-    body = { ...(body as Record<string, unknown>), appId };
-  }
-  return { query, body };
 }
 
 function respond(res: Response, status: number, body: unknown): void {

@@ -2,6 +2,7 @@
 import Joi from 'joi';
 import { SAFE_ID } from '../config.js';
 import { GatewayError, type ErrorDetail } from '../errors.js';
+import { cutToLimits } from './bounds.js';
 import { pathParams, PLATFORM_OWNED, type RouteSpec } from './types.js';
 
 /**
@@ -167,14 +168,21 @@ function check(
   now: Date | undefined,
   own: Readonly<Record<string, string>> | undefined,
 ): { value: unknown; problems: Found[] } {
-  const { error, value: checked } = withOptions(schema, convert, own).validate(value, now === undefined ? undefined : { context: { now } });
+  // Limits first, so that Joi's work is bounded by the schema, not by the body (routes/bounds.ts).
+  const cut = cutToLimits(schema, value);
+  const { error, value: checked } = withOptions(schema, convert, own).validate(cut.value, now === undefined ? undefined : { context: { now } });
+  const overruns = cut.overruns.map((o) =>
+    o.type === 'array.max'
+      ? found(fieldOf(root, o.path), `must hold at most ${o.limit} items`, o.path.length, platformCodeFor(schema, o.path, o.type))
+      : found(fieldOf(root, o.path), `holds ${o.limit} more fields that are not known`, o.path.length + 1),
+  );
   const problems = (error?.details ?? []).map((d) => {
     // A named pattern may have wording of its own (kept here, not in a .messages() on the node: see MESSAGES).
     const named = d.type === 'string.pattern.name' ? PATTERN_MESSAGES[String(d.context?.name)] : undefined;
     const message = named ?? (isOurMessage(d.type) ? d.message : 'is invalid');
     return found(fieldOf(root, d.path), message, d.path.length, platformCodeFor(schema, d.path, d.type));
   });
-  return { value: checked, problems };
+  return { value: checked, problems: [...overruns, ...problems] };
 }
 
 /**
@@ -207,7 +215,7 @@ function withoutOwned(value: unknown, root: string, problems: Found[]): unknown 
   let rest: Record<string, unknown> | undefined;
   for (const name of PLATFORM_OWNED) {
     if (!Object.hasOwn(value, name)) continue;
-    problems.push(found(`${root}.${name}`, OWNED_RULE, 1));
+    problems.push(found(fieldOf(root, [name]), OWNED_RULE, 1));
     rest ??= { ...(value as Record<string, unknown>) };
     delete rest[name];
   }

@@ -31,4 +31,7 @@ try {
 }
 const apps = (options.apps ?? DEMO_APPS).map((a) => a.appId);
 const tls = options.tls ? (options.tls.ca ? 'mutual' : 'server') : 'off';
-logger.info({ url: sim.url, apps, tls }, `platform simulator listening on ${sim.url}`);
+// The address it is bound to (0.0.0.0 in a container), not sim.url, which is how a local client reaches it.
+const scheme = options.tls ? 'https' : 'http';
+const bound = `${host.includes(':') ? `[${host}]` : host}:${sim.port}`;
+logger.info({ address: bound, scheme, url: sim.url, apps, tls }, `platform simulator listening on ${scheme}://${bound}`);
