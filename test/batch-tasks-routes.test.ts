@@ -132,7 +132,7 @@ describe('batch-tasks routes', () => {
       const before = (await sim.calls()).total;
       const inBody = await api().post(urlOf('createBatchTask')).set('X-Api-Key', key).send({ ...task(), appId: 'app-b' });
       assert.equal(inBody.status, 400);
-      assert.deepEqual(inBody.body.error.details.map((d: { field: string }) => d.field), ['body.appId']);
+      assert.deepEqual(inBody.body.error.details.map((d: { field: string }) => d.field), ['appId']);
       const inQuery = await api().get(urlOf('getBatchTask', { taskId: 't1' })).query({ appId: 'app-b' }).set('X-Api-Key', key);
       assert.equal(inQuery.status, 400);
       const accessAppId = await api().get(urlOf('listBatchSubtasks', { taskId: 't1' })).query({ accessAppId: 'app-b' }).set('X-Api-Key', key);

@@ -12,7 +12,16 @@ export const TASK_TYPES = ['DeviceCmd', 'DeviceReg', 'DeviceLocation', 'DeviceMo
 /** DeviceCmd's target selectors (same SDK reference; their literal names are not in platform-api.md [?]). */
 export const DEVICE_CMD_TYPES = ['DeviceList', 'DeviceType', 'DeviceArea', 'GroupList', 'Broadcast', 'GroupIdList'] as const;
 
-const ids = (max: number) => Joi.array().items(text(max));
+/**
+ * A list of targets: its maximum is not documented for this API [?]. Huawei's newer batch API (IoTDA v5)
+ * takes up to 30,000 device IDs; the same bound is used here, above what the default BODY_LIMIT (256 KB) can
+ * carry of real IDs, so it never refuses a list the platform could receive, and it bounds validation (§6).
+ */
+export const MAX_TARGETS = 30_000;
+/** Tags per task: undocumented [?]; a generous bound for validation's sake. */
+export const MAX_TAGS = 1_000;
+
+const ids = (max: number) => Joi.array().items(text(max)).max(MAX_TARGETS);
 
 /**
  * `param` of a DeviceCmd task: the fields of §7.1 (PHPSDK `DeviceCmd`), unknown ones refused. A field the
@@ -61,7 +70,7 @@ export const createBatchTaskBody = Joi.object({
     .unknown(true)
     .required()
     .when('taskType', { is: 'DeviceCmd', then: deviceCmdParam, otherwise: Joi.object().unknown(true) }),
-  tags: Joi.array().items(tag),
+  tags: Joi.array().items(tag).max(MAX_TAGS),
 }).unknown(false);
 
 /**
