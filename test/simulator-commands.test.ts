@@ -69,6 +69,8 @@ describe('simulator: commands', () => {
       // The platform's push body (platform-api.md §6.5): no notifyType.
       assert.deepEqual(Object.keys(last?.body ?? {}).sort(), ['commandId', 'deviceId', 'result']);
       assert.deepEqual(Object.keys(last?.body.result ?? {}).sort(), ['resultCode', 'resultDetail']);
+      // The push says nothing of where it goes: the store tells the part that delivers it.
+      assert.equal(state.appData(A.appId).commands.callbackUrlOf(c.commandId), 'https://na.example:8443/cmd');
 
       const list = await call('GET', `${P}/deviceCommands?deviceId=${d.deviceId}`);
       const [shown] = list.body.data;

@@ -155,6 +155,14 @@ export class CommandStore {
     return c;
   }
 
+  /**
+   * Where the platform pushes a command's status changes (its `callbackUrl`, §6.5): the push body does not
+   * say, so the part that delivers pushes asks here. No side effects, so it is safe inside a push listener.
+   */
+  callbackUrlOf(commandId: string): string | undefined {
+    return this.commands.get(commandId)?.callbackUrl;
+  }
+
   /** Newest first; every status is pushed before it is shown. */
   list(now = Date.now()): SimCommand[] {
     const all = [...this.commands.values()].reverse();
