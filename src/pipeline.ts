@@ -106,9 +106,12 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const send = !invalidates
         ? forward
         : async () => {
+            // Before the call: a tag function that throws (a bug in a route description) must fail the write unsent,
+            // not mask the platform's outcome afterwards.
+            const tags = invalidates(input.params, input.body);
             const drop = () =>
               // Its own short deadline: a write that reached the platform must drop its tags even near the request's deadline.
-              cache.invalidate(appId, invalidates(input.params, input.body), Date.now() + config.redisCommandTimeoutMs);
+              cache.invalidate(appId, tags, Date.now() + config.redisCommandTimeoutMs);
             let answer;
             try {
               answer = await forward();
