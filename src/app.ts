@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
-import type { Config } from './config.js';
+import { GetCache, createCacheMetrics } from './cache/index.js';
+import { ALL_OPERATIONS } from './cache/policies.js';
+import { ConfigError, type Config } from './config.js';
 import { createForwarder } from './forward.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { buildDocsRouter } from './http/docs.js';
@@ -17,6 +19,7 @@ import { CircuitBreaker } from './platform/breaker.js';
 import { createPlatformClient, type PlatformClient } from './platform/client.js';
 import { createCodeCatalog } from './platform/codes.js';
 import { QuotaLimiter } from './quota/limiter.js';
+import { peekQuotaHeaders } from './quota/peek.js';
 import { connectWithin, createRedis, isReady } from './redis.js';
 import { buildOpenApi } from './routes/openapi.js';
 import { buildV1Router } from './routes/router.js';
@@ -49,6 +52,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
   // meanings stops the start, and a route may only declare codes the catalog knows.
   const catalog = createCodeCatalog(FAMILIES);
   const routes = routesOf(FAMILIES, (code) => catalog.lookup(code) !== undefined);
+  checkCacheOverrides(config, routes);
   const replicaId = randomUUID().slice(0, 8);
   const metrics = createMetrics();
   let redis: Redis | null = null;
@@ -100,7 +104,32 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     metrics,
   );
 
-  const pipeline = createPipeline({ config, forwarder, idempotency });
+  // The shared GET cache (contract §13) rides on the gateway's own connections: its waiters listen on the
+  // subscriber the token store already holds. None with the in-process store: one replica has nobody to share with.
+  const cache =
+    redis && subscriber
+      ? new GetCache({
+          redis,
+          subscriber,
+          prefix: config.redisKeyPrefix,
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+          maxEntryBytes: config.cacheMaxEntryBytes,
+          lockTtlMs: config.cacheLockTtlMs,
+          metrics: createCacheMetrics(metrics.registry),
+          log: logger,
+        })
+      : undefined;
+  const quotaNow = redis
+    ? (appId: string, deadline: number) =>
+        peekQuotaHeaders(redis as Redis, appId, {
+          keyPrefix: config.redisKeyPrefix,
+          windowMs: config.quotaWindowMs,
+          limit: config.apps.get(appId)?.ratePerMinute ?? 0,
+          deadline: Math.min(deadline, Date.now() + config.redisCommandTimeoutMs),
+        })
+    : undefined;
+
+  const pipeline = createPipeline({ config, forwarder, idempotency, ...(cache && { cache }), ...(quotaNow && { quotaNow }) });
 
   let draining = false;
   const readiness = async (): Promise<string[]> => {
@@ -150,6 +179,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     },
     async close() {
       draining = true;
+      cache?.close();
       await store.close();
       client.close();
       for (const r of [subscriber, redis]) {
@@ -158,4 +188,16 @@ export function createGateway(config: Config, logger: Logger): Gateway {
       }
     },
   };
+}
+
+/**
+ * CACHE_TTL_SEC may only name GET routes that have a cache policy (or `*`): a misspelt id would otherwise do
+ * nothing, and a GET without a policy has no tags, so no write could ever drop what it cached.
+ */
+function checkCacheOverrides(config: Config, routes: readonly RouteSpec[]): void {
+  const cached = new Set(routes.filter((r) => r.method === 'GET' && r.cache).map((r) => r.id));
+  const problems = Object.keys(config.cacheTtlSec)
+    .filter((id) => id !== ALL_OPERATIONS && !cached.has(id))
+    .map((id) => `CACHE_TTL_SEC: ${id} is not a cached GET operation (one of: ${[...cached].join(', ')})`);
+  if (problems.length > 0) throw new ConfigError(problems);
 }

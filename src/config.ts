@@ -262,6 +262,32 @@ export const SETTINGS = {
     default: 5_000,
     doc: 'how long the circuit stays open before one probe',
   }),
+  cacheTtlSec: setting({
+    env: 'CACHE_TTL_SEC',
+    // Keys are route ids (an unknown one stops the start, in app.ts, where the routes are known) or `*`.
+    schema: Joi.object<Record<string, number>>().pattern(/^(\*|[a-z][A-Za-z0-9]*)$/, Joi.number().min(0).max(86_400).required()),
+    json: true,
+    doc:
+      'per-operation TTL overrides of the shared GET cache, seconds by route id, e.g. `{"getUpgradeTask":2,"listPackages":0}`; ' +
+      '0 = not cached; `"*"` sets every cached operation (`{"*":0}`: cache off); see docs/cache.md for each default',
+    shown: 'each route\'s own TTL',
+    // Absent: no overrides. Frozen, since Config is frozen only one level deep.
+    to: (v: Record<string, number> | undefined): Readonly<Record<string, number>> => Object.freeze({ ...(v ?? {}) }),
+  }),
+  cacheMaxEntryBytes: setting({
+    env: 'CACHE_MAX_ENTRY_BYTES',
+    schema: int(1024, 16 * 1024 * 1024),
+    default: 262_144,
+    doc: 'largest encoded answer the GET cache stores; larger ones are served but not kept (big lists do not fill Redis)',
+  }),
+  cacheLockTtlMs: setting({
+    env: 'CACHE_LOCK_TTL_MS',
+    schema: int(100, 60_000),
+    default: 3_000,
+    doc:
+      "life of a cached GET's cross-replica loader lock (renewed while its platform call runs): how long identical " +
+      'requests wait for a loader that died before one of them calls the platform itself',
+  }),
   shutdownTimeoutMs: setting({
     env: 'SHUTDOWN_TIMEOUT_MS',
     schema: int(100, 600_000),

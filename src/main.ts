@@ -27,6 +27,12 @@ async function main(): Promise<void> {
   try {
     gateway = createGateway(config, logger);
   } catch (err) {
+    // A setting that only the routes can judge (CACHE_TTL_SEC): the same lines as any configuration problem.
+    if (err instanceof ConfigError) {
+      for (const line of err.problems) process.stderr.write(`config: ${line}\n`);
+      process.stderr.write('iot-bff not started: fix the configuration above (see README, "Configuration").\n');
+      process.exit(1);
+    }
     // A family's route description that cannot be served: one line per problem, never a stack trace.
     if (!(err instanceof RouteDescriptionError)) throw err;
     for (const line of err.problems) process.stderr.write(`${line}\n`);
