@@ -28,6 +28,11 @@ export interface Answer {
   body: unknown;
   headers: Record<string, string>;
   replayed?: boolean;
+  /**
+   * The platform's own status and body, unchanged, for a front that answers in the platform's format (src/compat/).
+   * Absent on an Idempotency-Key replay: the record keeps the gateway's answer only.
+   */
+  platform?: { status: number; body: unknown };
 }
 
 export interface Pipeline {
@@ -43,6 +48,7 @@ export function createPipeline(deps: { config: Config; forwarder: Forwarder; ide
       const input = validateRequest(spec, { params: call.params, query: call.query, body: spec.body ? call.body : undefined });
       const deadline = call.startedAt + config.platformTimeoutMs;
       const headers: Record<string, string> = {};
+      let platformAnswer: Answer['platform'];
       const send = async () => {
         const platform = toPlatform(spec, appId, input);
         const r = await forwarder.forward(spec, {
@@ -54,10 +60,11 @@ export function createPipeline(deps: { config: Config; forwarder: Forwarder; ide
           log: call.log,
         });
         Object.assign(headers, r.headers);
+        platformAnswer = { status: r.status, body: r.body };
         return { status: spec.successStatus, body: spec.shapeResponse ? spec.shapeResponse(r.body) : r.body };
       };
       const key = spec.idempotencyKey ? call.idempotencyKey : undefined;
-      if (key === undefined) return { ...(await send()), headers };
+      if (key === undefined) return { ...(await send()), headers, ...(platformAnswer && { platform: platformAnswer }) };
       Idempotency.checkKey(key);
       const answer = await idempotency.run(
         { prefix: config.redisKeyPrefix, appId, client: call.client, routeId: spec.id, key },
@@ -65,7 +72,7 @@ export function createPipeline(deps: { config: Config; forwarder: Forwarder; ide
         config.idempotencyPendingMs,
         send,
       );
-      return { ...answer, headers };
+      return { ...answer, headers, ...(platformAnswer && { platform: platformAnswer }) };
     },
   };
 }
