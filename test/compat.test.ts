@@ -227,6 +227,10 @@ describe('compat port: a PHP-SDK service behind the gateway', () => {
     assert.deepEqual([e.httpStatusCode, e.error_code], [404, '100022']);
     e = await refused(c.invoke('PUT', '/iodm/northbound/v1.5.0/category', token, undefined, { a: 1 }));
     assert.deepEqual([e.httpStatusCode, e.error_code], [404, '100022']);
+    const before = (await sim.calls()).total;
+    const head = await fetch(`${a.url}/iodm/northbound/v1.5.0/category`, { method: 'HEAD', headers: { app_key: 'app-a', authorization: `Bearer ${token}` } });
+    assert.equal(head.status, 404);
+    assert.equal((await sim.calls()).total, before, 'a HEAD spends no platform call');
     e = await refused(c.subDeviceManagementData(token, 'swUpgradeResultNotify', 'https://10.0.0.7:8443/push'));
     assert.equal(e.error_code, 'GW.SUBSCRIPTIONS_NOT_AVAILABLE');
     assert.equal(e.httpStatusCode, 501);

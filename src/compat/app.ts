@@ -143,6 +143,10 @@ export function buildCompatApp(deps: CompatDeps): express.Express {
         respondWithPlatformError(err, res);
       }
     });
+    if (spec.platform.method === 'GET') {
+      // Express would answer HEAD with the GET handler: a platform call and a quota slot for a body nobody reads.
+      app.head(toExpressPath(spec.platform.path), (_req, res) => send(res, PLATFORM_ANSWERS.noSuchApi));
+    }
     app[METHOD[spec.platform.method]](toExpressPath(spec.platform.path), ...handlers);
   }
 
