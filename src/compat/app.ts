@@ -11,7 +11,7 @@ import { toExpressPath, type RouteSpec } from '../routes/types.js';
 import { PLATFORM_ANSWERS, replayedToPlatformError, toPlatformError, type PlatformErrorAnswer } from './errors.js';
 import { shapeRequest } from './request.js';
 import type { SessionGrant, SessionStore } from './sessions.js';
-import { SUBSCRIPTION_APIS, subscriptionsUnavailable } from './subscriptions.js';
+import { subscriptionHandlers, type SubscriptionBackend } from './subscriptions.js';
 
 /** The platform's auth paths (platform-api.md §2): answered by the gateway itself, never forwarded. */
 export const LOGIN_PATH = '/iocm/app/sec/v1.1.0/login';
@@ -24,6 +24,11 @@ export interface CompatDeps {
   sessions: SessionStore;
   logger: Logger;
   metrics: Metrics;
+  /**
+   * Subscriptions become the caller's webhooks here (contract §14); absent (events off or not wired), the
+   * subscription APIs answer 501 GW.SUBSCRIPTIONS_NOT_AVAILABLE.
+   */
+  subscriptions?: SubscriptionBackend;
 }
 
 declare module 'express-serve-static-core' {
@@ -115,8 +120,8 @@ export function buildCompatApp(deps: CompatDeps): express.Express {
     next();
   };
 
-  for (const api of SUBSCRIPTION_APIS) {
-    app[METHOD[api.method]](api.path, label('subscriptions'), session, (_req, res) => send(res, subscriptionsUnavailable));
+  for (const api of subscriptionHandlers(deps.subscriptions, config.bodyLimit, respondWithPlatformError)) {
+    app[METHOD[api.method]](api.path, label('subscriptions'), session, ...api.handlers);
   }
 
   for (const spec of routes) {
