@@ -3,3 +3,4 @@ export { buildCompatApp, LOGIN_PATH, REFRESH_PATH, type CompatDeps } from './app
 export { toPlatformError, PLATFORM_ANSWERS, GATEWAY_CODE_PREFIX, type PlatformErrorAnswer } from './errors.js';
 export { createCompatServer } from './server.js';
 export { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions.js';
+export { webhookSubscriptions, type SubscriptionBackend } from './subscriptions.js';
