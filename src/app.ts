@@ -27,6 +27,7 @@ import { FAMILIES } from './families/index.js';
 import { routesOf } from './families/registry.js';
 import type { RouteSpec } from './routes/types.js';
 import { TokenManager } from './tokens/manager.js';
+import { buildCompatApp, MemorySessionStore, RedisSessionStore } from './compat/index.js';
 import { MemoryTokenStore, RedisTokenStore, type TokenStore } from './tokens/store.js';
 
 
@@ -39,6 +40,8 @@ export interface Gateway {
   metrics: Metrics;
   limiter: QuotaLimiter;
   tokens: TokenManager;
+  /** The platform's own API for SDK-based services (contract §14), when COMPAT_PORT is set; main.ts listens with it. */
+  compatApp?: Express;
   /** Connects to Redis (waiting at most `ms`); true if connected. The gateway serves either way. */
   connect(ms: number): Promise<boolean>;
   /** Marks the gateway as draining: /readyz turns 503 so that load balancers stop sending. */
@@ -162,6 +165,21 @@ export function createGateway(config: Config, logger: Logger): Gateway {
   app.use(notFound);
   app.use(errorHandler());
 
+  // The same routes and pipeline, in the platform's own paths and formats; its sessions live beside the tokens.
+  const compatApp =
+    config.compatPort === null
+      ? undefined
+      : buildCompatApp({
+          config,
+          routes,
+          pipeline,
+          sessions: redis
+            ? new RedisSessionStore(redis, config.redisKeyPrefix, config.compatSessionTtlSec)
+            : new MemorySessionStore(config.compatSessionTtlSec),
+          logger,
+          metrics,
+        });
+
   return {
     app,
     routes,
@@ -169,6 +187,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     metrics,
     limiter,
     tokens,
+    ...(compatApp && { compatApp }),
     async connect(ms) {
       if (!redis || !subscriber) return true;
       const [main] = await Promise.all([connectWithin(redis, ms), connectWithin(subscriber, ms)]);

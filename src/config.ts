@@ -294,6 +294,39 @@ export const SETTINGS = {
     default: 10_000,
     doc: 'how long SIGTERM waits for requests in flight',
   }),
+  // The platform's own API as a drop-in for SDK-based services (contract §14, src/compat/).
+  compatPort: setting({
+    env: 'COMPAT_PORT',
+    schema: int(1, 65535),
+    doc: "port on which the gateway also speaks the platform's own API (paths, login, `error_code` bodies) for SDK-based services",
+    shown: 'off',
+    // Unset: nothing listens (null), so that no port is opened by accident.
+    to: (p: number | undefined): number | null => p ?? null,
+  }),
+  compatTlsCertFile: input({
+    env: 'COMPAT_TLS_CERT_FILE',
+    schema: Joi.string(),
+    doc: 'server certificate (PEM) of the compat port, which then speaks HTTPS (as the SDKs expect); needs `COMPAT_TLS_KEY_FILE`',
+    shown: 'plain HTTP',
+  }),
+  compatTlsKeyFile: input({
+    env: 'COMPAT_TLS_KEY_FILE',
+    schema: Joi.string(),
+    doc: 'the private key (PEM) of that certificate; needs `COMPAT_TLS_CERT_FILE`',
+    shown: '—',
+  }),
+  compatTlsCaFile: input({
+    env: 'COMPAT_TLS_CA_FILE',
+    schema: Joi.string(),
+    doc: 'CA certificates (PEM): the compat port then requires a client certificate signed by them (mutual TLS); needs the certificate',
+    shown: 'no client cert',
+  }),
+  compatSessionTtlSec: setting({
+    env: 'COMPAT_SESSION_TTL_SEC',
+    schema: int(1, 86_400),
+    default: 3600,
+    doc: "lifetime of a compat session token (the login answer's `expiresIn`); refresh tokens live 30 days",
+  }),
 } as const satisfies Record<string, AnySetting>;
 
 type Settings = typeof SETTINGS;
@@ -347,6 +380,8 @@ export interface Config extends Plain, Derived {
    * rotated without the replicas reading each other's tokens as absent). Empty = stored in clear (docs/tokens.md).
    */
   readonly tokenEncryptionKeys: readonly Buffer[];
+  /** The compat port's TLS (COMPAT_TLS_*): empty = plain HTTP; `ca` = client certificates required. */
+  readonly compatTls: { readonly cert?: Buffer; readonly key?: Buffer; readonly ca?: Buffer };
 }
 
 const ALL: ReadonlyArray<readonly [string, AnySetting]> = Object.entries(SETTINGS);
@@ -395,6 +430,8 @@ const schema = Joi.object(
   ),
 )
   .and(SETTINGS.platformCertFile.env, SETTINGS.platformKeyFile.env)
+  .and(SETTINGS.compatTlsCertFile.env, SETTINGS.compatTlsKeyFile.env)
+  .with(SETTINGS.compatTlsCaFile.env, SETTINGS.compatTlsCertFile.env)
   // Unknown keys are the file's or the environment's business (PATH, HOME…): only ours are read.
   .unknown(true);
 
@@ -546,6 +583,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
         .filter(([, pem]) => pem !== undefined),
     ),
   );
+  const compatFiles = { cert: SETTINGS.compatTlsCertFile, key: SETTINGS.compatTlsKeyFile, ca: SETTINGS.compatTlsCaFile };
+  const compatTls = Object.freeze(
+    Object.fromEntries(
+      Object.entries(compatFiles)
+        .map(([part, s]) => [part, readPem(s.env, valueOf(s), cwd, problems)] as const)
+        .filter(([, pem]) => pem !== undefined),
+    ),
+  );
   const keys = valueOf(SETTINGS.tokenEncryptionKey);
   const tokenEncryptionKeys = Object.freeze(
     typeof keys === 'string' ? keys.split(',').map((k) => Buffer.from(k, 'hex')) : [],
@@ -561,5 +606,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     ]),
   ) as Plain;
   const derived = Object.fromEntries(Object.entries(DERIVED).map(([key, d]) => [key, d.of(plain)])) as Derived;
-  return Object.freeze<Config>({ ...plain, ...derived, platformTls, apps, clients: Object.freeze(clients), tokenEncryptionKeys });
+  return Object.freeze<Config>({ ...plain, ...derived, platformTls, apps, clients: Object.freeze(clients), tokenEncryptionKeys, compatTls });
 }

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { RouteDescriptionError } from './routes/check.js';
 import { createLogger } from './logger.js';
 import { closeGracefully, createServer } from './server.js';
+import { createCompatServer } from './compat/index.js';
 
 function readConfig(): Config {
   try {
@@ -46,13 +47,20 @@ async function main(): Promise<void> {
     logger.info({ port, apps: [...config.apps.keys()], store: config.redisUrl ? 'redis' : 'memory' }, 'iot-bff listening');
   });
 
+  // The platform's own API for SDK-based services, on its own port (contract §14).
+  const compat = gateway.compatApp && config.compatPort !== null ? createCompatServer(gateway.compatApp, config) : undefined;
+  compat?.listen(config.compatPort ?? 0, config.host, () => {
+    const { port } = compat.address() as AddressInfo;
+    logger.info({ port, tls: config.compatTls.cert !== undefined, mutualTls: config.compatTls.ca !== undefined }, 'iot-bff compat port listening');
+  });
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing requests in flight');
     gateway.drain();
-    await closeGracefully(server, config.shutdownTimeoutMs);
+    await Promise.all([closeGracefully(server, config.shutdownTimeoutMs), compat && closeGracefully(compat, config.shutdownTimeoutMs)]);
     await gateway.close();
     logger.info('stopped');
     logger.flush?.();

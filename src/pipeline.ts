@@ -33,6 +33,11 @@ export interface Answer {
   body: unknown;
   headers: Record<string, string>;
   replayed?: boolean;
+  /**
+   * The platform's own status and body, unchanged, for a front that answers in the platform's format (src/compat/).
+   * Absent on an Idempotency-Key replay: the record keeps the gateway's answer only.
+   */
+  platform?: { status: number; body: unknown };
 }
 
 export interface Pipeline {
@@ -62,6 +67,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const input = validateRequest(spec, { params: call.params, query: call.query, body: spec.body ? call.body : undefined });
       const deadline = call.startedAt + config.platformTimeoutMs;
       const headers: Record<string, string> = {};
+      let platformAnswer: Answer['platform'];
       const forward = async () => {
         const platform = toPlatform(spec, appId, input);
         const r = await forwarder.forward(spec, {
@@ -73,6 +79,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           log: call.log,
         });
         Object.assign(headers, r.headers);
+        platformAnswer = { status: r.status, body: r.body };
         return { status: spec.successStatus, body: spec.shapeResponse ? spec.shapeResponse(r.body) : r.body };
       };
 
@@ -98,7 +105,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         // No slot was taken for this answer: it shows the app's state as it is now (contract §13).
         if ((r.fromCache || r.collapsed) && quotaNow) Object.assign(out, await quotaNow(appId, deadline));
         Object.assign(out, r.cacheHeaders);
-        return { status: r.status, body: r.body, headers: out };
+        return { status: r.status, body: r.body, headers: out, ...(platformAnswer && { platform: platformAnswer }) };
       }
 
       const invalidates = cache && spec.invalidates;
@@ -124,7 +131,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
             return answer;
           };
       const key = spec.idempotencyKey ? call.idempotencyKey : undefined;
-      if (key === undefined) return { ...(await send()), headers };
+      if (key === undefined) return { ...(await send()), headers, ...(platformAnswer && { platform: platformAnswer }) };
       Idempotency.checkKey(key);
       const answer = await idempotency.run(
         { prefix: config.redisKeyPrefix, appId, client: call.client, routeId: spec.id, key },
@@ -132,7 +139,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         config.idempotencyPendingMs,
         send,
       );
-      return { ...answer, headers };
+      return { ...answer, headers, ...(platformAnswer && { platform: platformAnswer }) };
     },
   };
 }
