@@ -11,7 +11,11 @@ import {
   type RedisClient,
   type RedisTopology,
 } from '../src/redis.js';
-import { startRedis, waitFor } from './helpers/fixtures.js';
+import os from 'node:os';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { storeFailureError } from '../src/http/outcomes.js';
+import { isStoreUnavailable } from '../src/redis.js';
+import { CLIENTS, TEST_APPS, startRedis, waitFor } from './helpers/fixtures.js';
 import {
   ask,
   hostPort,
@@ -82,6 +86,117 @@ describe('REDIS_SENTINELS / REDIS_CLUSTER_NODES parsing', () => {
     assert.throws(() => parseHostPorts('a:0', 'X'), /"a:0"/);
     assert.throws(() => parseHostPorts('a:65536', 'X'), /"a:65536"/);
     assert.throws(() => parseHostPorts('::1:7000', 'X'), /"::1:7000"/);
+  });
+});
+
+describe('REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_CLUSTER_NODES in the configuration', () => {
+  const base = { PLATFORM_URL: 'http://127.0.0.1:1', PLATFORM_APPS: JSON.stringify(TEST_APPS), GATEWAY_CLIENTS: JSON.stringify(CLIENTS) };
+  const load = (env: Record<string, string>) => loadConfig({ ...base, ...env }, os.tmpdir());
+  const problemsOf = (env: Record<string, string>): string[] => {
+    try {
+      load(env);
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems;
+      throw err;
+    }
+    assert.fail('expected a ConfigError');
+  };
+
+  it('one server by default, the in-process store with REDIS_URL=memory', () => {
+    assert.deepEqual(load({}).redisTopology, { kind: 'single', url: 'redis://127.0.0.1:6379' });
+    assert.equal(load({ REDIS_URL: 'memory' }).redisTopology, null);
+  });
+
+  it("Sentinel: the sentinels and the master name; REDIS_URL's default host is never used, a given REDIS_URL only lends credentials", () => {
+    assert.deepEqual(load({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'iotbff' }).redisTopology, {
+      kind: 'sentinel',
+      sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }],
+      name: 'iotbff',
+    });
+    const t = load({ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'm', REDIS_URL: 'rediss://gw:pw@ignored:6379' }).redisTopology;
+    assert.deepEqual(t, { kind: 'sentinel', sentinels: [{ host: 's1', port: 26379 }], name: 'm', url: 'rediss://gw:pw@ignored:6379' });
+  });
+
+  it('Cluster: the seed nodes, REDIS_URL for credentials only', () => {
+    assert.deepEqual(load({ REDIS_CLUSTER_NODES: 'n1:7000, n2:7001,[::1]:7002' }).redisTopology, {
+      kind: 'cluster',
+      nodes: [{ host: 'n1', port: 7000 }, { host: 'n2', port: 7001 }, { host: '::1', port: 7002 }],
+    });
+  });
+
+  it('refuses to start with one clear line per conflict, never quoting an address', () => {
+    assert.deepEqual(problemsOf({ REDIS_SENTINELS: 's1:1', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_NODES: 'n1:2' }), [
+      'REDIS_SENTINELS, REDIS_CLUSTER_NODES: set one topology, not both',
+    ]);
+    assert.deepEqual(problemsOf({ REDIS_SENTINELS: 's1:1' }), ['REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS']);
+    assert.deepEqual(problemsOf({ REDIS_SENTINEL_NAME: 'm' }), [
+      'REDIS_SENTINEL_NAME: is only used with REDIS_SENTINELS; set REDIS_SENTINELS too',
+    ]);
+    assert.deepEqual(problemsOf({ REDIS_CLUSTER_NODES: 'n1:2', REDIS_URL: 'memory' }), [
+      'REDIS_URL: "memory" cannot be combined with REDIS_CLUSTER_NODES',
+    ]);
+    const bad = problemsOf({ REDIS_CLUSTER_NODES: 'n1:7000,secret-host', REDIS_SENTINELS: 'x:99999', REDIS_SENTINEL_NAME: 'm' });
+    assert.ok(bad.includes('REDIS_CLUSTER_NODES: entry 2 of 2 is not host:port (IPv6 as [addr]:port)'), bad.join('\n'));
+    assert.ok(bad.includes('REDIS_SENTINELS: entry 1 of 1 is not host:port (IPv6 as [addr]:port)'), bad.join('\n'));
+    assert.ok(!bad.join('\n').includes('secret-host'));
+  });
+});
+
+describe('a store that is switching over is a 503 at the edge, never a 500', () => {
+  const named = (name: string, message: string) => Object.assign(new Error(message), { name });
+  it('tells "the store is away for a moment" from "this command is wrong"', () => {
+    const away = [
+      named('ReplyError', "READONLY You can't write against a read only replica."),
+      named('ReplyError', 'LOADING Redis is loading the dataset in memory'),
+      named('ReplyError', 'CLUSTERDOWN The cluster is down'),
+      named('ReplyError', 'TRYAGAIN Multiple keys request during rehashing of slot'),
+      named('MaxRetriesPerRequestError', 'Reached the max retries per request limit (which is 0).'),
+      named('ClusterAllFailedError', 'Failed to refresh slots cache.'),
+      named('AbortError', 'Command aborted due to connection close'),
+      new Error('Connection is closed.'),
+      new Error("Stream isn't writeable and enableOfflineQueue options is false"),
+      new Error('Command timed out'),
+      new Error("Cluster isn't ready and enableOfflineQueue options is false"),
+      new Error('Too many Cluster redirections. Last error: Error: Connection is closed.'),
+    ];
+    for (const e of away) assert.equal(isStoreUnavailable(e), true, e.message);
+    const wrong = [
+      named('ReplyError', 'ERR Error running script (call to f_1): @user_script:2: bad argument'),
+      named('ReplyError', "CROSSSLOT Keys in request don't hash to the same slot"),
+      named('ReplyError', 'WRONGTYPE Operation against a key holding the wrong kind of value'),
+      named('AbortError', 'Possible CROSSSLOT error: All channels must hash to the same slot'),
+      new Error('All the keys in a pipeline command should belong to the same slot'),
+      new TypeError('x is undefined'),
+      'a string',
+    ];
+    for (const e of wrong) assert.equal(isStoreUnavailable(e), false, String(e));
+  });
+
+  it('READONLY from a real replica (an old primary after a switch) maps to SERVICE_UNAVAILABLE with Retry-After', async function () {
+    this.timeout(15_000);
+    const primary = await startRedis({ own: true });
+    const replica = await startRedis({ own: true });
+    const { client } = open({ kind: 'single', url: replica.url }, 'iot-bff:readonly-test');
+    try {
+      const p = new URL(primary.url);
+      await replica.client.replicaof(p.hostname, Number(p.port));
+      assert.equal(await connectClientWithin(client, 3000), true);
+      const err = await client.set('iotbff:token:{app-a}', 'x').then(
+        () => assert.fail('a replica accepted a write'),
+        (e: unknown) => e,
+      );
+      const gw = storeFailureError(err);
+      assert.equal(gw?.code, 'SERVICE_UNAVAILABLE', String(err));
+      assert.equal(gw?.status, 503);
+      assert.equal(gw?.retryAfter, 1);
+      // A script error on the same connection is a bug, not an outage: it stays a 500.
+      const bug = await client.eval('return redis.call("NOPE")', 0).then(() => undefined, (e: unknown) => e);
+      assert.equal(storeFailureError(bug), undefined, String(bug));
+    } finally {
+      await close(client);
+      await replica.close();
+      await primary.close();
+    }
   });
 });
 
