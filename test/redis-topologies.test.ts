@@ -15,6 +15,9 @@ import os from 'node:os';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { storeFailureError } from '../src/http/outcomes.js';
 import { isStoreUnavailable } from '../src/redis.js';
+import { RedisIdempotencyBackend } from '../src/idempotency.js';
+import { QuotaScripts } from '../src/quota/scripts.js';
+import { RedisTokenStore } from '../src/tokens/store.js';
 import { CLIENTS, TEST_APPS, startRedis, waitFor } from './helpers/fixtures.js';
 import {
   ask,
@@ -256,6 +259,56 @@ describe('Redis Cluster, 3 primaries, through createRedisClient', function () {
     assert.equal(where.topology, 'cluster');
     assert.deepEqual(where.primaries, cluster!.nodes.map(hostPort).sort());
     assert.ok(logs.some((l) => l.includes('"redis connected"') && l.includes('"topology":"cluster"')), logs.join(''));
+  });
+
+  it("the gateway's own stores work on it: token hand-over by classic pub/sub, lock and compare-and-delete, idempotency claims, and quota scripts that count a resent take once", async function () {
+    this.timeout(15_000);
+    const subscriber = open({ kind: 'cluster', nodes: cluster!.nodes }, 'iot-bff:test:sub').client;
+    const store = new RedisTokenStore(client, subscriber, 'iotbff-t:', []);
+    try {
+      assert.equal(await connectClientWithin(subscriber, 5000), true);
+      const changed: string[] = [];
+      store.onChange((appId) => changed.push(appId));
+      // Apps on each primary: the token MULTI (with its keyless PUBLISH) runs wherever the app's slot is.
+      const apps = await Promise.all(cluster!.nodes.map((n) => nameOn('tok', n.port)));
+      const token = { accessToken: 'at', refreshToken: 'rt', issuedAt: Date.now(), expiresAt: Date.now() + 60_000, renewAt: Date.now() + 30_000 };
+      await waitFor(async () => {
+        await store.put(apps[0] as string, token);
+        return changed.length > 0;
+      }, 5000, 'the subscription');
+      changed.length = 0;
+      for (const app of apps) await store.put(app, token);
+      await waitFor(() => apps.every((a) => changed.includes(a)), 3000, 'a change notice from every primary');
+      for (const app of apps) {
+        assert.equal((await store.get(app))?.accessToken, 'at');
+        assert.equal(await store.tryLock(app, 'me', 5000), true);
+        assert.equal(await store.tryLock(app, 'other', 5000), false);
+        await store.unlock(app, 'me');
+        await store.unlock(app, 'me'); // run twice: still fine
+        assert.equal(await store.dropIfCurrent(app, 'not-it'), false);
+        assert.equal(await store.dropIfCurrent(app, 'at'), true);
+        assert.equal(await store.dropIfCurrent(app, 'at'), false); // run twice: nothing more is dropped
+      }
+      const idem = new RedisIdempotencyBackend(client);
+      const key = `iotbff-t:idem:{${apps[1]}}:abc`;
+      assert.equal(await idem.claim(key, 'fp', 5000), null);
+      assert.deepEqual(await idem.claim(key, 'fp', 5000), { state: 'pending', fp: 'fp' });
+
+      // A take resent after a switch (same member) counts once; so does a touch run twice.
+      const scripts = new QuotaScripts(client);
+      const log = `iotbff-t:quota:{${apps[2]}}`;
+      const hold = `iotbff-t:hold:{${apps[2]}}`;
+      await scripts.take(log, hold, 10, 60_000, 'replica-1:1');
+      await scripts.take(log, hold, 10, 60_000, 'replica-1:1');
+      await scripts.touch(log, 'replica-1:1', 60_000);
+      await scripts.touch(log, 'replica-1:1', 60_000);
+      assert.equal(await client.zcard(log), 1);
+      await scripts.take(log, hold, 10, 60_000, 'replica-1:2');
+      assert.equal(await client.zcard(log), 2);
+    } finally {
+      await store.close();
+      await close(subscriber);
+    }
   });
 
   it("keeps one app's keys in one slot, runs a multi-key script over them, and refuses one across apps", async () => {
