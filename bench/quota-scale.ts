@@ -142,8 +142,23 @@ async function benchTopology(label: string, topology: RedisTopology, nodes: Host
   const steady = await sample(nodes);
 
   // Saturation: as many decisions as Redis and this process manage, CONCURRENCY in flight, spread over the apps.
+  // A limiter of its own with no effective limit: every decision goes to Redis (a refused app would be
+  // answered from memory, without Redis, and inflate the figure).
+  const open = new QuotaLimiter({
+    redis,
+    keyPrefix: `${prefix}sat:`,
+    windowMs: WINDOW_MS,
+    holdMs: 60_000,
+    replicas: 1,
+    rateOf: () => 1_000_000,
+    metrics: createMetrics(),
+    logger: silent,
+    replicaId: 'bench-sat',
+    settleMs: 0,
+  });
+  for (let i = 0; i < 100 && (await open.take('warm-up')).kind !== 'allowed'; i++) await new Promise((r) => setTimeout(r, 100));
   let k = 0;
-  const saturated = await phase(limiter, nodes, async (decide) => {
+  const saturated = await phase(open, nodes, async (decide) => {
     const end = performance.now() + SATURATE_S * 1000;
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
