@@ -2,18 +2,13 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { KEYS, type SimCall, type TestGateway, type TestRedis, type TestSimulator, closeAll, startStack, ROUTES } from './helpers/fixtures.js';
+import { platformCallsSince, urlOf } from './helpers/routes.js';
 import { captureSimulatorState, registerDevice } from './helpers/sim-state.js';
 import type { SimulatorState } from '../src/simulator/state.js';
 
 const P = '/iocm/app/batchtask/v1.1.0';
 const byId = new Map(ROUTES.map((r) => [r.id, r]));
 const command = { serviceId: 'WaterMeter', method: 'SET_VALUE', paras: { value: '1' } };
-
-function urlOf(routeId: string, params: Record<string, string> = {}, app = 'app-a'): string {
-  const spec = byId.get(routeId);
-  assert.ok(spec, `no route ${routeId}`);
-  return `/v1/apps/${app}${spec.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''))}`;
-}
 
 const task = (fields: Record<string, unknown> = {}, param: Record<string, unknown> = {}) => ({
   timeout: 60,
@@ -39,10 +34,7 @@ describe('batch-tasks routes', () => {
   const api = () => request(gw.url);
   const key = KEYS.all;
 
-  async function platformCalls(since: number): Promise<SimCall[]> {
-    const { log } = await sim.calls();
-    return log.filter((c) => c.at >= since && !c.path.startsWith('/iocm/app/sec/'));
-  }
+  const platformCalls = (since: number): Promise<SimCall[]> => platformCallsSince(sim, since);
 
   describe('forwarding and success statuses', () => {
     it("POST /batch-tasks → POST tasks with the app's appId filled into the body; 201 {taskID}; then the task and its subtasks", async () => {

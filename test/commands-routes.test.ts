@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { KEYS, type SimCall, type TestGateway, type TestRedis, type TestSimulator, closeAll, startStack, ROUTES } from './helpers/fixtures.js';
+import { platformCallsSince, urlOf } from './helpers/routes.js';
 import { captureSimulatorState, registerDevice } from './helpers/sim-state.js';
 import type { SimulatorState } from '../src/simulator/state.js';
 import { MAX_PENDING_PER_DEVICE } from '../src/simulator/families/commands/store.js';
@@ -9,12 +10,6 @@ import { MAX_PENDING_PER_DEVICE } from '../src/simulator/families/commands/store
 const P = '/iocm/app/cmd/v1.4.0';
 const byId = new Map(ROUTES.map((r) => [r.id, r]));
 const command = { serviceId: 'WaterMeter', method: 'SET_VALUE', paras: { value: '1' } };
-
-function urlOf(routeId: string, params: Record<string, string> = {}, app = 'app-a'): string {
-  const spec = byId.get(routeId);
-  assert.ok(spec, `no route ${routeId}`);
-  return `/v1/apps/${app}${spec.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''))}`;
-}
 
 interface Case {
   name: string;
@@ -43,10 +38,7 @@ describe('commands routes', () => {
   const key = KEYS.all;
   const device = (status?: 'ONLINE') => registerDevice(state, 'app-a', {}, status).deviceId;
 
-  async function platformCalls(since: number): Promise<SimCall[]> {
-    const { log } = await sim.calls();
-    return log.filter((c) => c.at >= since && !c.path.startsWith('/iocm/app/sec/'));
-  }
+  const platformCalls = (since: number): Promise<SimCall[]> => platformCallsSince(sim, since);
 
   function assertForwarded(call: SimCall | undefined, method: string, path: string) {
     assert.ok(call, 'the platform received no call');
