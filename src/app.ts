@@ -2,7 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import type { Config } from './config.js';
+import { GetCache, createCacheMetrics } from './cache/index.js';
+import { ALL_OPERATIONS } from './cache/policies.js';
+import { ConfigError, type Config } from './config.js';
 import { createForwarder } from './forward.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { buildDocsRouter } from './http/docs.js';
@@ -16,6 +18,7 @@ import { CircuitBreaker } from './platform/breaker.js';
 import { createPlatformClient, type PlatformClient } from './platform/client.js';
 import { createCodeCatalog } from './platform/codes.js';
 import { QuotaLimiter } from './quota/limiter.js';
+import { peekQuotaHeaders } from './quota/peek.js';
 import { connectClientWithin, createRedisClient, describeRedis, isClientReady, type RedisClient, type RedisWhere } from './redis.js';
 import { buildOpenApi } from './routes/openapi.js';
 import { buildV1Router } from './routes/router.js';
@@ -23,6 +26,7 @@ import { FAMILIES } from './families/index.js';
 import { routesOf } from './families/registry.js';
 import type { RouteSpec } from './routes/types.js';
 import { TokenManager } from './tokens/manager.js';
+import { buildCompatApp, MemorySessionStore, RedisSessionStore } from './compat/index.js';
 import { MemoryTokenStore, RedisTokenStore, type TokenStore } from './tokens/store.js';
 
 
@@ -35,6 +39,8 @@ export interface Gateway {
   metrics: Metrics;
   limiter: QuotaLimiter;
   tokens: TokenManager;
+  /** The platform's own API for SDK-based services (contract §14), when COMPAT_PORT is set; main.ts listens with it. */
+  compatApp?: Express;
   /** Connects to Redis (waiting at most `ms`); true if connected. The gateway serves either way. */
   connect(ms: number): Promise<boolean>;
   /** The Redis topology and the primary commands go to now (null: the in-process store). No I/O. */
@@ -50,6 +56,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
   // meanings stops the start, and a route may only declare codes the catalog knows.
   const catalog = createCodeCatalog(FAMILIES);
   const routes = routesOf(FAMILIES, (code) => catalog.lookup(code) !== undefined);
+  checkCacheOverrides(config, routes);
   const replicaId = randomUUID().slice(0, 8);
   const metrics = createMetrics();
   let redis: RedisClient | null = null;
@@ -102,7 +109,32 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     metrics,
   );
 
-  const pipeline = createPipeline({ config, forwarder, idempotency });
+  // The shared GET cache (contract §13) rides on the gateway's own connections: its waiters listen on the
+  // subscriber the token store already holds. None with the in-process store: one replica has nobody to share with.
+  const cache =
+    redis && subscriber
+      ? new GetCache({
+          redis,
+          subscriber,
+          prefix: config.redisKeyPrefix,
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+          maxEntryBytes: config.cacheMaxEntryBytes,
+          lockTtlMs: config.cacheLockTtlMs,
+          metrics: createCacheMetrics(metrics.registry),
+          log: logger,
+        })
+      : undefined;
+  const quotaNow = redis
+    ? (appId: string, deadline: number) =>
+        peekQuotaHeaders(redis, appId, {
+          keyPrefix: config.redisKeyPrefix,
+          windowMs: config.quotaWindowMs,
+          limit: config.apps.get(appId)?.ratePerMinute ?? 0,
+          deadline: Math.min(deadline, Date.now() + config.redisCommandTimeoutMs),
+        })
+    : undefined;
+
+  const pipeline = createPipeline({ config, forwarder, idempotency, ...(cache && { cache }), ...(quotaNow && { quotaNow }) });
 
   let draining = false;
   const readiness = async (): Promise<string[]> => {
@@ -137,6 +169,21 @@ export function createGateway(config: Config, logger: Logger): Gateway {
   app.use(notFound);
   app.use(errorHandler());
 
+  // The same routes and pipeline, in the platform's own paths and formats; its sessions live beside the tokens.
+  const compatApp =
+    config.compatPort === null
+      ? undefined
+      : buildCompatApp({
+          config,
+          routes,
+          pipeline,
+          sessions: redis
+            ? new RedisSessionStore(redis, config.redisKeyPrefix, config.compatSessionTtlSec)
+            : new MemorySessionStore(config.compatSessionTtlSec),
+          logger,
+          metrics,
+        });
+
   return {
     app,
     routes,
@@ -144,6 +191,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     metrics,
     limiter,
     tokens,
+    ...(compatApp && { compatApp }),
     async connect(ms) {
       if (!redis || !subscriber) return true;
       const [main] = await Promise.all([connectClientWithin(redis, ms), connectClientWithin(subscriber, ms)]);
@@ -157,6 +205,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     },
     async close() {
       draining = true;
+      cache?.close();
       await store.close();
       client.close();
       for (const r of [subscriber, redis]) {
@@ -165,4 +214,16 @@ export function createGateway(config: Config, logger: Logger): Gateway {
       }
     },
   };
+}
+
+/**
+ * CACHE_TTL_SEC may only name GET routes that have a cache policy (or `*`): a misspelt id would otherwise do
+ * nothing, and a GET without a policy has no tags, so no write could ever drop what it cached.
+ */
+function checkCacheOverrides(config: Config, routes: readonly RouteSpec[]): void {
+  const cached = new Set(routes.filter((r) => r.method === 'GET' && r.cache).map((r) => r.id));
+  const problems = Object.keys(config.cacheTtlSec)
+    .filter((id) => id !== ALL_OPERATIONS && !cached.has(id))
+    .map((id) => `CACHE_TTL_SEC: ${id} is not a cached GET operation (one of: ${[...cached].join(', ')})`);
+  if (problems.length > 0) throw new ConfigError(problems);
 }

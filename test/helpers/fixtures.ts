@@ -160,6 +160,9 @@ export function gatewayEnv(simUrl: string, redisUrl: string, extra: Record<strin
     PLATFORM_TIMEOUT_MS: '3000',
     TOKEN_LOCK_TTL_MS: '4000',
     REDIS_KEY_PREFIX: `t${Math.random().toString(36).slice(2, 8)}:`,
+    // The shared GET cache off: suites about quota, tokens and faults count one platform call per GET. The cache's
+    // own suites (cache-gateway.test.ts, the load suite's polling workload) turn it on with CACHE_TTL_SEC.
+    CACHE_TTL_SEC: '{"*":0}',
     ...extra,
   };
 }
