@@ -2,7 +2,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import type { Redis } from 'ioredis';
 import { GetCache, createCacheMetrics } from './cache/index.js';
 import { ALL_OPERATIONS } from './cache/policies.js';
 import { ConfigError, type Config } from './config.js';
@@ -20,7 +19,7 @@ import { createPlatformClient, type PlatformClient } from './platform/client.js'
 import { createCodeCatalog } from './platform/codes.js';
 import { QuotaLimiter } from './quota/limiter.js';
 import { peekQuotaHeaders } from './quota/peek.js';
-import { connectWithin, createRedis, isReady } from './redis.js';
+import { connectClientWithin, createRedisClient, describeRedis, isClientReady, type RedisClient, type RedisWhere } from './redis.js';
 import { buildOpenApi } from './routes/openapi.js';
 import { buildV1Router } from './routes/router.js';
 import { FAMILIES } from './families/index.js';
@@ -44,6 +43,8 @@ export interface Gateway {
   compatApp?: Express;
   /** Connects to Redis (waiting at most `ms`); true if connected. The gateway serves either way. */
   connect(ms: number): Promise<boolean>;
+  /** The Redis topology and the primary commands go to now (null: the in-process store). No I/O. */
+  redisWhere(): RedisWhere | null;
   /** Marks the gateway as draining: /readyz turns 503 so that load balancers stop sending. */
   drain(): void;
   close(): Promise<void>;
@@ -58,12 +59,13 @@ export function createGateway(config: Config, logger: Logger): Gateway {
   checkCacheOverrides(config, routes);
   const replicaId = randomUUID().slice(0, 8);
   const metrics = createMetrics();
-  let redis: Redis | null = null;
-  let subscriber: Redis | null = null;
-  if (config.redisUrl) {
-    const common = { url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, logger, metrics };
-    redis = createRedis({ ...common, name: `iot-bff:${replicaId}` });
-    subscriber = createRedis({ ...common, name: `iot-bff:${replicaId}:sub`, metrics: undefined });
+  let redis: RedisClient | null = null;
+  let subscriber: RedisClient | null = null;
+  if (config.redisTopology) {
+    // One server, a Sentinel set or a Cluster (contract §12): the same policies on each (src/redis.ts).
+    const common = { topology: config.redisTopology, commandTimeoutMs: config.redisCommandTimeoutMs, logger, metrics };
+    redis = createRedisClient({ ...common, name: `iot-bff:${replicaId}` });
+    subscriber = createRedisClient({ ...common, name: `iot-bff:${replicaId}:sub`, metrics: undefined });
   } else {
     logger.warn('REDIS_URL=memory: in-process store; run ONE replica only (quota and tokens are not shared)');
   }
@@ -124,7 +126,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
       : undefined;
   const quotaNow = redis
     ? (appId: string, deadline: number) =>
-        peekQuotaHeaders(redis as Redis, appId, {
+        peekQuotaHeaders(redis, appId, {
           keyPrefix: config.redisKeyPrefix,
           windowMs: config.quotaWindowMs,
           limit: config.apps.get(appId)?.ratePerMinute ?? 0,
@@ -139,7 +141,8 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     const reasons: string[] = [];
     if (draining) reasons.push('shutting down');
     if (redis) {
-      const ok = isReady(redis) && (await redis.ping().then(() => true, () => false));
+      const ok = isClientReady(redis) && (await redis.ping().then(() => true, () => false));
+      // The body's `redis` field (ops store()) names the topology and the primary either way.
       if (!ok) reasons.push('redis: unreachable');
     }
     return reasons;
@@ -158,6 +161,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
       metrics,
       readiness,
       openapi: () => openapi,
+      store: () => (redis ? describeRedis(redis) : null),
     }),
   );
   app.use(buildDocsRouter());
@@ -190,9 +194,12 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     ...(compatApp && { compatApp }),
     async connect(ms) {
       if (!redis || !subscriber) return true;
-      const [main] = await Promise.all([connectWithin(redis, ms), connectWithin(subscriber, ms)]);
+      const [main] = await Promise.all([connectClientWithin(redis, ms), connectClientWithin(subscriber, ms)]);
+      // The start log names the topology and the primary (for a cluster, every primary).
+      logger.info({ redis: describeRedis(redis) }, main ? 'redis topology' : 'redis topology (not reachable yet)');
       return main;
     },
+    redisWhere: () => (redis ? describeRedis(redis) : null),
     drain() {
       draining = true;
     },

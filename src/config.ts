@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Joi from 'joi';
+import { parseHostPorts, type RedisTopology } from './redis.js';
 
 /** A platform app the gateway acts for. `secret` never leaves this object except towards the platform. */
 export interface AppConfig {
@@ -157,6 +158,24 @@ export const SETTINGS = {
     doc: '`redis://…` or `rediss://…`; `memory` = in-process store (one replica only; the gateway says so)',
     // null selects the in-process store.
     to: (url: string): string | null => (url === 'memory' ? null : url),
+  }),
+  redisSentinels: input({
+    env: 'REDIS_SENTINELS',
+    schema: Joi.string().max(4096),
+    doc: '`host:port,host:port,…` of the Sentinels: Redis is the primary they name (needs `REDIS_SENTINEL_NAME`; `REDIS_URL` then only gives credentials and TLS)',
+    shown: 'off',
+  }),
+  redisSentinelName: input({
+    env: 'REDIS_SENTINEL_NAME',
+    schema: Joi.string().max(256).pattern(/^[^\s]+$/, 'a Sentinel master name'),
+    doc: 'the master name the Sentinels monitor (with `REDIS_SENTINELS` only)',
+    shown: '—',
+  }),
+  redisClusterNodes: input({
+    env: 'REDIS_CLUSTER_NODES',
+    schema: Joi.string().max(4096),
+    doc: '`host:port,host:port,…` of some Redis Cluster nodes (the rest are discovered; `REDIS_URL` then only gives credentials and TLS); not with `REDIS_SENTINELS`',
+    shown: 'off',
   }),
   redisCommandTimeoutMs: setting({
     env: 'REDIS_COMMAND_TIMEOUT_MS',
@@ -380,6 +399,12 @@ export interface Config extends Plain, Derived {
    * rotated without the replicas reading each other's tokens as absent). Empty = stored in clear (docs/tokens.md).
    */
   readonly tokenEncryptionKeys: readonly Buffer[];
+  /**
+   * Where the shared store lives: one server (`REDIS_URL`), a Sentinel set or a Cluster; null = the
+   * in-process store (`REDIS_URL=memory`). With Sentinel or Cluster, `url` is REDIS_URL only when it was
+   * given (credentials, TLS): its default names a host, and that host must never be used as an address.
+   */
+  readonly redisTopology: RedisTopology | null;
   /** The compat port's TLS (COMPAT_TLS_*): empty = plain HTTP; `ca` = client certificates required. */
   readonly compatTls: { readonly cert?: Buffer; readonly key?: Buffer; readonly ca?: Buffer };
 }
@@ -548,6 +573,48 @@ function buildClients(raw: unknown, apps: ReadonlyMap<string, AppConfig>, proble
 }
 
 /**
+ * Post-processing: the Redis topology from REDIS_URL, REDIS_SENTINELS(+_NAME) and REDIS_CLUSTER_NODES,
+ * mutually exclusive. `urlGiven`: whether REDIS_URL was set (not defaulted). Problems never quote addresses.
+ */
+function buildRedisTopology(v: Raw, urlGiven: boolean, problems: string[]): RedisTopology | null {
+  const url = v[SETTINGS.redisUrl.env] as string | undefined;
+  const sentinels = v[SETTINGS.redisSentinels.env] as string | undefined;
+  const name = v[SETTINGS.redisSentinelName.env] as string | undefined;
+  const nodes = v[SETTINGS.redisClusterNodes.env] as string | undefined;
+  const S = SETTINGS.redisSentinels.env;
+  const N = SETTINGS.redisSentinelName.env;
+  const C = SETTINGS.redisClusterNodes.env;
+  const before = problems.length;
+  if (sentinels !== undefined && nodes !== undefined) problems.push(`${S}, ${C}: set one topology, not both`);
+  if (sentinels !== undefined && name === undefined) problems.push(`${N}: is required with ${S}`);
+  if (sentinels === undefined && name !== undefined) problems.push(`${N}: is only used with ${S}; set ${S} too`);
+  if ((sentinels !== undefined || nodes !== undefined) && url === 'memory') {
+    problems.push(`${SETTINGS.redisUrl.env}: "memory" cannot be combined with ${sentinels !== undefined ? S : C}`);
+  }
+  const list = (value: string, env: string) => {
+    const entries = value.split(',').map((e) => e.trim());
+    const parsed = [];
+    for (const [i, entry] of entries.entries()) {
+      try {
+        parsed.push(...parseHostPorts(entry, env));
+      } catch {
+        // The entry's position, not its text: the README promises problems that quote no value.
+        problems.push(`${env}: entry ${i + 1} of ${entries.length} is not host:port (IPv6 as [addr]:port)`);
+      }
+    }
+    return parsed;
+  };
+  const sentinelList = sentinels !== undefined ? list(sentinels, S) : [];
+  const nodeList = nodes !== undefined ? list(nodes, C) : [];
+  if (problems.length > before) return null;
+  // REDIS_URL's credentials and TLS only, and only when it was given: its default's host is never an address.
+  const creds = urlGiven && url !== 'memory' ? { url } : {};
+  if (sentinels !== undefined) return { kind: 'sentinel', sentinels: sentinelList, name: name as string, ...creds };
+  if (nodes !== undefined) return { kind: 'cluster', nodes: nodeList, ...creds };
+  return url === undefined || url === 'memory' ? null : { kind: 'single', url };
+}
+
+/**
  * Reads and validates the whole configuration. Throws ConfigError listing every problem at once,
  * each as `VARIABLE: what is wrong`, without echoing values.
  */
@@ -595,6 +662,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const tokenEncryptionKeys = Object.freeze(
     typeof keys === 'string' ? keys.split(',').map((k) => Buffer.from(k, 'hex')) : [],
   );
+  const redisTopology = buildRedisTopology(v, raw[SETTINGS.redisUrl.env] !== undefined, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   // Plain values: each validated value through its setting's conversion. The one cast below is where the
@@ -606,5 +674,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     ]),
   ) as Plain;
   const derived = Object.fromEntries(Object.entries(DERIVED).map(([key, d]) => [key, d.of(plain)])) as Derived;
-  return Object.freeze<Config>({ ...plain, ...derived, platformTls, apps, clients: Object.freeze(clients), tokenEncryptionKeys, compatTls });
+  return Object.freeze<Config>({
+    ...plain,
+    ...derived,
+    platformTls,
+    apps,
+    clients: Object.freeze(clients),
+    tokenEncryptionKeys,
+    redisTopology,
+    compatTls,
+  });
 }

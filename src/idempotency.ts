@@ -1,6 +1,7 @@
 // Idempotency-Key on creating routes (IETF draft semantics): the first answer is stored and replayed, a different body is 422, a repeat in flight is 409.
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import type { RedisClient as Redis } from './redis.js';
 import { envelopeFields, GatewayError, type ErrorCode } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { PlatformError } from './platform/client.js';

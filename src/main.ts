@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const server = createServer(gateway.app, { requestTimeoutMs: config.requestTimeoutMs });
   server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
-    logger.info({ port, apps: [...config.apps.keys()], store: config.redisUrl ? 'redis' : 'memory' }, 'iot-bff listening');
+    logger.info({ port, apps: [...config.apps.keys()], store: config.redisTopology?.kind ?? 'memory' }, 'iot-bff listening');
   });
 
   // The platform's own API for SDK-based services, on its own port (contract §14).

@@ -15,13 +15,34 @@ export interface RedisOptions {
   name: string;
 }
 
-const closedOnPurpose = new WeakSet<Redis>();
+const closedOnPurpose = new WeakSet<object>();
 
 /**
  * Whether this process closed the connection itself (quit/disconnect): other listeners of 'close'
- * (the quota limiter's outage detection) use it to tell a shutdown from an outage.
+ * (the quota limiter's outage detection) use it to tell a shutdown from an outage. Any topology.
  */
-export const closedDeliberately = (redis: Redis): boolean => closedOnPurpose.has(redis);
+export const closedDeliberately = (redis: Redis | Cluster): boolean => closedOnPurpose.has(redis);
+
+/**
+ * Wraps quit/disconnect so that a close this process asks for is known as such (closedDeliberately),
+ * whichever way the caller asks (app.ts quits, falls back to disconnect). `onClosing` runs first.
+ */
+function markDeliberateCloses(client: Redis | Cluster, onClosing: () => void = () => undefined): void {
+  const quit = client.quit.bind(client);
+  const disconnect = client.disconnect.bind(client);
+  client.quit = ((...args: Parameters<typeof quit>) => {
+    onClosing();
+    closedOnPurpose.add(client);
+    return quit(...args);
+  }) as typeof client.quit;
+  client.disconnect = (reconnect?: boolean) => {
+    if (reconnect !== true) {
+      onClosing();
+      closedOnPurpose.add(client);
+    }
+    disconnect(reconnect);
+  };
+}
 
 /**
  * ioredis retries forever and queues commands while disconnected by default (ioredis#776, #1146):
@@ -58,20 +79,9 @@ export function createRedis(opts: RedisOptions): Redis {
     else opts.logger.warn({ redis: opts.name, reason: err?.message ?? state }, 'redis unavailable');
   };
   // Marks a deliberate close however the caller asks for it (app.ts quits, falls back to disconnect).
-  const quit = redis.quit.bind(redis);
-  const disconnect = redis.disconnect.bind(redis);
-  redis.quit = ((...args: Parameters<typeof quit>) => {
+  markDeliberateCloses(redis, () => {
     closing = true;
-    closedOnPurpose.add(redis);
-    return quit(...args);
-  }) as typeof redis.quit;
-  redis.disconnect = (reconnect?: boolean) => {
-    if (reconnect !== true) {
-      closing = true;
-      closedOnPurpose.add(redis);
-    }
-    disconnect(reconnect);
-  };
+  });
   redis.on('ready', () => report('ready'));
   redis.on('error', (err: Error) => report('error', err));
   redis.on('end', () => report('end'));
@@ -207,7 +217,9 @@ export function createRedisClient(opts: RedisClientOptions): RedisClient {
     });
     // quit() ends the data connection but not the detector's subscriptions on the sentinels (ioredis
     // only closes those in disconnect()): they would keep the process alive after a graceful close.
-    client.on('end', () => client.disconnect());
+    // ('end' comes only after a close asked for: the retry strategies never give up.)
+    const sentinelClient = client;
+    sentinelClient.on('end', () => Redis.prototype.disconnect.call(sentinelClient));
   } else {
     client = new Cluster(t.nodes, {
       lazyConnect: true,
@@ -229,8 +241,23 @@ export function createRedisClient(opts: RedisClientOptions): RedisClient {
       redisOptions: { ...common, reconnectOnError: reconnectOnReadonly },
     });
   }
+  markDeliberateCloses(client);
   watchConnection(client, opts);
   return client;
+}
+
+/**
+ * A second connection like `client` (same topology, options and credentials) named `<name>:<suffix>`,
+ * e.g. a subscriber. `Redis#duplicate` and `Cluster#duplicate` take different arguments: a Cluster's
+ * first one is its startup nodes, so an options object passed there would be read as a node list.
+ */
+export function duplicateClient(client: RedisClient, suffix: string): RedisClient {
+  if (client instanceof Cluster) {
+    const redisOptions = client.options.redisOptions ?? {};
+    const name = `${redisOptions.connectionName ?? 'iot-bff'}:${suffix}`;
+    return client.duplicate(undefined, { redisOptions: { ...redisOptions, connectionName: name } });
+  }
+  return client.duplicate({ connectionName: `${client.options.connectionName ?? 'iot-bff'}:${suffix}` });
 }
 
 /**
@@ -320,4 +347,46 @@ export function parseHostPorts(value: string, what: string): RedisHostPort[] {
     if (!m || !(port >= 1 && port <= 65535)) throw new Error(`${what}: "${entry}" is not host:port`);
     return { host: (m[1] ?? m[2]) as string, port };
   });
+}
+
+/** Replies of a server that is switching roles or not serving its slots yet: the store is away for a moment. */
+const TRANSIENT_REPLY = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK|BUSY)\b/;
+
+/** ioredis's own messages for a command that could not be sent or answered (connection, timeout, topology). */
+const CONNECTION_MESSAGES = [
+  'Connection is closed.',
+  "Stream isn't writeable and enableOfflineQueue options is false",
+  'Command timed out',
+  "Cluster isn't ready and enableOfflineQueue options is false",
+  'None of startup nodes is available',
+  'Node is disconnected',
+  'Cluster is disconnected.',
+  'Cluster is disconnecting.',
+  'Too many Cluster redirections.',
+  'Connection is aborted',
+  'Connection is discarded because a new connection is made',
+  'Command aborted due to connection close',
+];
+
+/**
+ * Whether `err` says "the shared store cannot answer right now" (a Sentinel switch: READONLY from a
+ * demoted primary, a closed connection, a timeout; a cluster failing over: CLUSTERDOWN, TRYAGAIN,
+ * too many redirections) rather than "this command is wrong" (a script error, a cross-slot command):
+ * the first is a 503 to retry, the second stays a 500 that someone must look at. By name and message,
+ * because ioredis raises most of these as plain Errors and its error classes come from a transitive package.
+ */
+export function isStoreUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  switch (err.name) {
+    case 'ReplyError':
+      return TRANSIENT_REPLY.test(err.message);
+    case 'MaxRetriesPerRequestError':
+    case 'ClusterAllFailedError':
+      return true;
+    case 'AbortError':
+      // "Possible CROSSSLOT error" is also an AbortError: a programming error, not an outage.
+      return !err.message.includes('CROSSSLOT');
+    default:
+      return CONNECTION_MESSAGES.some((m) => err.message.startsWith(m));
+  }
 }

@@ -396,6 +396,68 @@ describe('docker-compose', () => {
     });
   });
 
+  // `docker compose --profile ha up` (issue 14): a Sentinel set and a gateway on it, off by default.
+  describe('the optional ha profile (Sentinel)', () => {
+    const inProfile = (name: string): boolean => {
+      const p = service(name).profiles;
+      return Array.isArray(p) && p.includes('ha');
+    };
+    const haNames = () => Object.keys(services()).filter(inProfile);
+    const commandOf = (name: string): string => {
+      const c = service(name).command;
+      return Array.isArray(c) ? c.map(String).join(' ') : String(c ?? '');
+    };
+    /** `sentinel monitor <name> <host> <port> <quorum>` from a sentinel's generated configuration. */
+    const monitorOf = (name: string) => {
+      const m = /sentinel monitor (\S+) (\S+) (\d+) (\d+)/.exec(commandOf(name));
+      assert.ok(m, `${name} monitors a primary`);
+      return { master: m[1]!, host: m[2]!, port: Number(m[3]), quorum: Number(m[4]) };
+    };
+    const sentinels = () => haNames().filter((n) => /--sentinel\b/.test(commandOf(n)));
+    const dataNodes = () => haNames().filter((n) => String(service(n).image ?? '').startsWith('redis:') && !sentinels().includes(n));
+
+    it('keeps the default services out of it, and its own services in it only', () => {
+      for (const name of ['gateway', 'redis', 'simulator']) assert.ok(!inProfile(name) && service(name).profiles === undefined, name);
+      assert.ok(haNames().length >= 6, `ha services: ${haNames().join(', ')}`);
+    });
+
+    it('has a primary, a replica of it, and three sentinels monitoring it with quorum 2', () => {
+      const nodes = dataNodes();
+      assert.equal(nodes.length, 2, `data nodes: ${nodes.join(', ')}`);
+      const replica = nodes.find((n) => /--replicaof\s/.test(commandOf(n)));
+      const primary = nodes.find((n) => n !== replica);
+      assert.ok(replica && primary, 'a primary and a replica');
+      assert.match(commandOf(replica), new RegExp(`--replicaof ${primary} ${REDIS_PORT}\\b`));
+      assert.equal(sentinels().length, 3);
+      for (const s of sentinels()) {
+        assert.deepEqual(monitorOf(s), { master: monitorOf(sentinels()[0]!).master, host: primary, port: REDIS_PORT, quorum: 2 });
+        // The primary is named by its service name: sentinels must resolve it.
+        assert.match(commandOf(s), /sentinel resolve-hostnames yes/);
+        assert.match(healthcheckText(s), /sentinel ckquorum/);
+      }
+    });
+
+    it('runs a gateway on the sentinels: every one of them, the monitored name, no REDIS_URL, only variables it reads', () => {
+      const gw = haNames().find((n) => service(n).build !== undefined && buildOf(n).target === buildOf('gateway').target);
+      assert.ok(gw, 'a gateway service in the profile');
+      const env = envOf(gw);
+      const known = new Set<string>(ENV_VARS);
+      assert.deepEqual(Object.keys(env).filter((k) => !known.has(k)), []);
+      assert.equal(env.REDIS_URL, undefined, 'REDIS_URL would only lend credentials; none are needed here');
+      assert.equal(env.REDIS_SENTINEL_NAME, monitorOf(sentinels()[0]!).master);
+      assert.deepEqual((env.REDIS_SENTINELS ?? '').split(',').sort(), sentinels().map((s) => `${s}:26379`).sort());
+      for (const s of sentinels()) assert.match(commandOf(s), /^.*port 26379/m);
+      const config = loadConfig(localEnvOf(gw), ROOT);
+      assert.equal(config.redisTopology?.kind, 'sentinel');
+      const deps = obj(service(gw).depends_on, `services.${gw}.depends_on`);
+      for (const s of [...sentinels(), 'simulator']) assert.equal(obj(deps[s], `depends_on.${s}`).condition, 'service_healthy');
+      assert.equal(healthcheckUrl(gw).pathname, '/readyz');
+      // Not on the default gateway's ports (8080, and 8081 when it is scaled to two replicas).
+      const hostPorts = publishedPorts(gw).map((p) => p.host);
+      assert.ok(hostPorts.length > 0 && hostPorts.every((p) => p !== 8080 && p !== 8081), JSON.stringify(hostPorts));
+    });
+  });
+
   describe('Dockerfile', () => {
     let instructions: Instruction[];
     let froms: Instruction[];

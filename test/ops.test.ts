@@ -40,7 +40,8 @@ describe('operations endpoints', () => {
     assert.deepEqual((await request(gw.url).get('/healthz')).body, { status: 'ok' });
     const r = await request(gw.url).get('/readyz');
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body, { status: 'ready' });
+    // The store's topology and current primary are named (issue 14).
+    assert.deepEqual(r.body, { status: 'ready', redis: { topology: 'single', primary: new URL(redis.url).host } });
   });
 
   it('/readyz turns 503 with a reason when Redis stops, /healthz stays 200, and both recover', async function () {
@@ -48,7 +49,7 @@ describe('operations endpoints', () => {
     await redis.stop();
     await waitFor(async () => (await request(gw.url).get('/readyz')).status === 503, 5000, 'readyz 503');
     const r = await request(gw.url).get('/readyz');
-    assert.deepEqual(r.body, { status: 'not ready', reasons: ['redis: unreachable'] });
+    assert.deepEqual(r.body, { status: 'not ready', reasons: ['redis: unreachable'], redis: { topology: 'single', primary: null } });
     assert.equal((await request(gw.url).get('/healthz')).status, 200);
     await redis.start();
     await waitFor(async () => (await request(gw.url).get('/readyz')).status === 200, 10_000, 'readyz 200 again');

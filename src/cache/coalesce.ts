@@ -1,5 +1,6 @@
 // Coalescing: identical requests in one replica share one promise; across replicas they wait for the lock holder's answer (pub/sub, bounded polling as the safety net).
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import type { RedisClient as Redis } from '../redis.js';
 import { keys } from './key.js';
 import { decodeEntry, type CacheStore, type DecodedEntry } from './store.js';
 import type { SharedError } from './types.js';

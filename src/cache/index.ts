@@ -1,6 +1,7 @@
 // GetCache: the one entry point the router calls for a cacheable GET (hit, or one platform call shared by every identical request across replicas) and for a write's invalidation.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import type { RedisClient as Redis } from '../redis.js';
 import { LocalFlights, RemoteWaits, formatDone, type DoneMessage } from './coalesce.js';
 import { ageSeconds, cacheStatus, freshness, parseCacheControl, type CacheStatusParts, type Forward, type RequestDirectives } from './control.js';
 import { gatewayErrorCodec } from './errors.js';

@@ -1,6 +1,7 @@
 // The cache's Redis side: entries with a TTL, a tag index for invalidation, the per-key loader lock; every command bounded, atomic in Lua, NOSCRIPT-safe.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import type { RedisClient as Redis } from '../redis.js';
 import { checkTag, keys } from './key.js';
 import type { CachedAnswer } from './types.js';
 

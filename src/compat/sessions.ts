@@ -1,6 +1,7 @@
 // Compat sessions: the gateway's own random access and refresh tokens for SDK callers, kept only as SHA-256 digests (Redis, shared by replicas; or in process).
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import type { RedisClient as Redis } from '../redis.js';
 
 /** What a login or refresh hands out; the tokens exist in clear only in this answer. */
 export interface SessionGrant {

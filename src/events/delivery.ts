@@ -2,7 +2,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { got } from 'got';
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import type { RedisClient as Redis } from '../redis.js';
 import { Webhook } from 'standardwebhooks';
 import type { Logger } from '../logger.js';
 import { groupOf, type EventKeys } from './keys.js';

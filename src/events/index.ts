@@ -1,7 +1,8 @@
 // The events facade: one object the composition root builds from configuration, mounts (callback, webhook and stream routes) and starts/stops with the gateway.
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import { duplicateClient, type RedisClient as Redis } from '../redis.js';
 import type { Registry } from 'prom-client';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -97,7 +98,7 @@ export class Events {
       maxPerApp: opts.maxWebhooksPerApp ?? 100,
     });
     this.ownsSubscriber = !opts.subscriber;
-    this.subscriber = opts.subscriber ?? opts.redis.duplicate({ connectionName: `${opts.redis.options.connectionName ?? 'iot-bff'}:events-sub` });
+    this.subscriber = opts.subscriber ?? duplicateClient(opts.redis, 'events-sub');
     // The command connection already reports Redis outages (once per change); this copy must not crash the process with an unhandled 'error'.
     if (this.ownsSubscriber) this.subscriber.on('error', () => undefined);
     this.notifier = new EventNotifier(this.subscriber, this.keys);

@@ -1,5 +1,6 @@
 // In-process fan-out of "new event in app X" notices from Redis pub/sub: wakes delivery runners and SSE streams without a blocking connection each.
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import type { RedisClient as Redis } from '../redis.js';
 import type { EventKeys } from './keys.js';
 
 /**

@@ -1,6 +1,7 @@
 // The event store: one Redis Stream per app, appended atomically with its dedupe mark, capped by length and age, read back for SSE resume and retries.
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import type { RedisClient as Redis } from '../redis.js';
 import { eventKeys, type EventKeys } from './keys.js';
 
 /** One stored event, as delivered to webhooks and SSE clients. */

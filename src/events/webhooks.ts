@@ -1,6 +1,7 @@
 // The webhook registry in Redis: create (secret shown once), list/get/delete per app and owning client, URL and notifyType validation, secrets sealed at rest.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import type { RedisClient as Redis } from '../redis.js';
 import Joi from 'joi';
 import { GatewayError, type ErrorDetail } from '../errors.js';
 import { eventKeys, groupOf, type EventKeys } from './keys.js';

@@ -1,6 +1,7 @@
 // The one error middleware: whatever failed, the caller gets the contract's envelope with a requestId, never a stack trace.
 import type { NextFunction, Request, Response } from 'express';
 import { GatewayError, toEnvelope } from '../errors.js';
+import { storeFailureError } from './outcomes.js';
 
 /** body-parser's and Express's own errors, by their `type` or status, in the catalog's terms. */
 function fromFramework(err: { type?: unknown; status?: unknown; statusCode?: unknown }): GatewayError | undefined {
@@ -43,7 +44,7 @@ export function respondWithError(err: unknown, res: Response): void {
     err instanceof GatewayError
       ? err
       : typeof err === 'object' && err !== null
-        ? fromFramework(err as Record<string, unknown>)
+        ? (fromFramework(err as Record<string, unknown>) ?? storeFailureError(err))
         : undefined;
   const gwErr = known ?? new GatewayError('INTERNAL', { cause: err });
   const log = res.locals.log;

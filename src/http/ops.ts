@@ -7,9 +7,11 @@ export interface OpsDeps {
   /** Reasons the gateway is not ready; empty when it is. */
   readiness: () => Promise<string[]>;
   openapi: () => object;
+  /** What /readyz says about the store either way (issue 14: the Redis topology and its current primary). */
+  store?: () => object | null;
 }
 
-export function buildOpsRouter({ metrics, readiness, openapi }: OpsDeps): Router {
+export function buildOpsRouter({ metrics, readiness, openapi, store }: OpsDeps): Router {
   const r = express.Router();
   r.get('/healthz', (_req, res) => {
     res.locals.route = 'healthz';
@@ -18,7 +20,9 @@ export function buildOpsRouter({ metrics, readiness, openapi }: OpsDeps): Router
   r.get('/readyz', async (_req, res) => {
     res.locals.route = 'readyz';
     const reasons = await readiness();
-    res.status(reasons.length === 0 ? 200 : 503).json(reasons.length === 0 ? { status: 'ready' } : { status: 'not ready', reasons });
+    const where = store?.() ?? undefined;
+    const extra = where ? { redis: where } : {};
+    res.status(reasons.length === 0 ? 200 : 503).json(reasons.length === 0 ? { status: 'ready', ...extra } : { status: 'not ready', reasons, ...extra });
   });
   r.get('/metrics', async (_req, res) => {
     res.locals.route = 'metrics';

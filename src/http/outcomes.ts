@@ -5,6 +5,7 @@ import { PLATFORM_CODE, type CodeCatalog } from '../platform/codes.js';
 import { quotaHeaders, retryAfterSeconds, type QuotaState } from '../quota/headers.js';
 import type { QuotaRefused } from '../quota/outcome.js';
 import type { TokenFailure } from '../tokens/outcome.js';
+import { isStoreUnavailable } from '../redis.js';
 
 /** 429 for quota and hold-back (with the quota headers), 503 while the quota cannot be proven. */
 export function quotaRefusalError(r: QuotaRefused): GatewayError {
@@ -110,5 +111,19 @@ export function withQuota(err: unknown, quota: QuotaState | undefined, sent = tr
     retryable: err.retryable,
     headers: err.headers ?? (quota ? quotaHeaders(quota) : undefined),
     cause: err.cause,
+  });
+}
+
+/**
+ * A Redis failure that reached the edge unhandled, when it says the store is away for a moment (a
+ * Sentinel switch: READONLY, a closed connection, a timeout; a cluster failover): 503 with a short
+ * Retry-After, never a 500 (contract §12). Anything else from Redis (a script error) stays a 500.
+ */
+export function storeFailureError(err: unknown): GatewayError | undefined {
+  if (!isStoreUnavailable(err)) return undefined;
+  return new GatewayError('SERVICE_UNAVAILABLE', {
+    message: 'The shared store is switching over or unreachable; retry shortly.',
+    retryAfter: 1,
+    cause: err,
   });
 }

@@ -8,7 +8,8 @@
 // The parts: scripts.ts (the Lua and its runner), outage.ts (whether Redis is trusted), local.ts (this
 // process's own calls and known refusals), outcome.ts (what callers get). HTTP answers: src/http/outcomes.ts.
 import { closedDeliberately } from '../redis.js';
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import type { RedisClient as Redis } from '../redis.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { KnownRefusals, OwnCalls } from './local.js';

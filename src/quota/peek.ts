@@ -3,7 +3,8 @@
 // Kept out of limiter.ts on purpose (it is being rewritten elsewhere): it reads the same two keys the limiter
 // writes, `<prefix>quota:{appId}` (sliding log, score = Redis ms) and `<prefix>hold:{appId}` (hold-back flag),
 // so a change of those names must change them here too (test/cache-gateway.test.ts compares both headers).
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import type { RedisClient as Redis } from '../redis.js';
 import { quotaHeaders, type QuotaState } from './headers.js';
 
 /**

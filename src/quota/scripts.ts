@@ -1,6 +1,7 @@
 // The quota's Redis Lua scripts and a NOSCRIPT-safe runner: EVALSHA in the steady state, EVAL when Redis has lost its script cache.
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import type { RedisClient as Redis } from '../redis.js';
 
 /**
  * KEYS[1] the app's log (ZSET score = ms), KEYS[2] its hold-back flag.

@@ -1,7 +1,8 @@
 // Where tokens live between replicas: Redis (shared, with a lock and change notices) or process memory (demo, one replica).
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
+// RedisClient: one server, a Sentinel set or a Cluster (issue 14); the alias keeps this file's annotations.
+import type { RedisClient as Redis } from '../redis.js';
 
 export interface StoredToken {
   accessToken: string;
