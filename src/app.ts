@@ -16,7 +16,7 @@ import { createPipeline } from './pipeline.js';
 import { CircuitBreaker } from './platform/breaker.js';
 import { createPlatformClient, type PlatformClient } from './platform/client.js';
 import { createCodeCatalog } from './platform/codes.js';
-import { QuotaLimiter } from './quota/limiter.js';
+import { QuotaLimiter, reservesByApp } from './quota/limiter.js';
 import { connectWithin, createRedis, isReady } from './redis.js';
 import { buildOpenApi } from './routes/openapi.js';
 import { buildV1Router } from './routes/router.js';
@@ -69,6 +69,8 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     holdMs: config.quotaHoldMs,
     replicas: config.replicas,
     rateOf: (appId) => config.apps.get(appId)?.ratePerMinute ?? 0,
+    reservesOf: reservesByApp(config.clients),
+    appIds: [...config.apps.keys()],
     metrics,
     logger,
     replicaId,

@@ -27,6 +27,8 @@ export interface ForwardInput {
   /** Absolute epoch ms: PLATFORM_TIMEOUT_MS after the request arrived, retries included. */
   deadline: number;
   log: Logger;
+  /** The calling client: its reserve of the app (contract §11) and its per-client metrics. */
+  client?: string;
 }
 
 export interface ForwardResult {
@@ -69,13 +71,13 @@ export function createForwarder(deps: {
       let quota: QuotaState | undefined;
       for (let attempt = 1; ; attempt += 1) {
         // A refusal already known answers without any I/O (the cheap 429 path).
-        const known = limiter.known(appId);
+        const known = limiter.known(appId, { client: input.client });
         if (known) throw quotaRefusalError(known);
         const probe = passBreaker();
         let token: string | undefined;
         let sent = false;
         try {
-          const got = await tokens.get(appId, input.deadline);
+          const got = await tokens.get(appId, input.deadline, input.client);
           if (!got.ok) {
             // A login or refresh that failed for an outage tells as much as a failed call: without this,
             // a platform down before the first login (or at a renewal) never opens the circuit (faults.test.ts).
@@ -83,7 +85,7 @@ export function createForwarder(deps: {
             throw tokenFailureError(got, catalog);
           }
           token = got.token;
-          const decision = await limiter.take(appId);
+          const decision = await limiter.take(appId, { client: input.client, kind: 'call' });
           if (decision.kind === 'refused') throw quotaRefusalError(decision);
           quota = decision.state;
           sent = true;

@@ -52,6 +52,7 @@ export function createPipeline(deps: { config: Config; forwarder: Forwarder; ide
           body: platform.body,
           deadline,
           log: call.log,
+          client: call.client,
         });
         Object.assign(headers, r.headers);
         return { status: spec.successStatus, body: spec.shapeResponse ? spec.shapeResponse(r.body) : r.body };

@@ -50,6 +50,16 @@ export interface LimiterOptions {
   settleMs?: number;
 }
 
+/** The reserved clients of each app from the client list, in a fixed order (by name) so that every replica sends the same keys. */
+export function reservesByApp(clients: ReadonlyArray<{ name: string; reserve: ReadonlyMap<string, number> }>): (appId: string) => readonly Reserve[] {
+  const byApp = new Map<string, Reserve[]>();
+  for (const c of [...clients].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const [appId, reserve] of c.reserve) byApp.set(appId, [...(byApp.get(appId) ?? []), { client: c.name, reserve }]);
+  }
+  const none: readonly Reserve[] = [];
+  return (appId) => byApp.get(appId) ?? none;
+}
+
 /** After a failed command, Redis is left alone this long. */
 const RETRY_REDIS_MS = 1000;
 /** A call refused because one Redis answer came late may be retried after this. */
