@@ -242,6 +242,18 @@ export const SETTINGS = {
     default: 60_000,
     doc: 'how long an app is held back after the platform itself answered 1010009 (≥ 1000)',
   }),
+  quotaMaxWaitMs: setting({
+    env: 'QUOTA_MAX_WAIT_MS',
+    schema: int(0, 300_000),
+    default: 0,
+    doc: 'longest wait for a platform slot a caller may ask for with `Prefer: wait=<s>` instead of a 429 (0 = off; never past `PLATFORM_TIMEOUT_MS`)',
+  }),
+  quotaMaxWaiters: setting({
+    env: 'QUOTA_MAX_WAITERS',
+    schema: int(1, 100_000),
+    default: 100,
+    doc: 'requests waiting for a slot per app and replica; more get the 429 at once',
+  }),
   tokenLockTtlMs: setting({
     env: 'TOKEN_LOCK_TTL_MS',
     schema: int(100, 300_000),
