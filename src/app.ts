@@ -5,6 +5,7 @@ import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { createForwarder } from './forward.js';
+import { clientRateLimit } from './http/client-rate-limit.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { buildDocsRouter } from './http/docs.js';
 import { buildOpsRouter } from './http/ops.js';
@@ -131,7 +132,8 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     }),
   );
   app.use(buildDocsRouter());
-  app.use('/v1', buildV1Router({ config, specs: routes, pipeline }));
+  const clientLimit = clientRateLimit({ clients: config.clients, redis, keyPrefix: config.redisKeyPrefix, metrics, logger });
+  app.use('/v1', buildV1Router({ config, specs: routes, pipeline, ...(clientLimit && { clientRateLimit: clientLimit }) }));
   app.use(notFound);
   app.use(errorHandler());
 

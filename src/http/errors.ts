@@ -1,6 +1,7 @@
 // The one error middleware: whatever failed, the caller gets the contract's envelope with a requestId, never a stack trace.
 import type { NextFunction, Request, Response } from 'express';
 import { GatewayError, toEnvelope } from '../errors.js';
+import { applyHeaders } from '../quota/headers.js';
 
 /** body-parser's and Express's own errors, by their `type` or status, in the catalog's terms. */
 function fromFramework(err: { type?: unknown; status?: unknown; statusCode?: unknown }): GatewayError | undefined {
@@ -56,7 +57,7 @@ export function respondWithError(err: unknown, res: Response): void {
     res.destroy();
     return;
   }
-  if (gwErr.headers) for (const [k, v] of Object.entries(gwErr.headers)) res.setHeader(k, v);
+  if (gwErr.headers) applyHeaders(res, gwErr.headers);
   if (gwErr.retryAfter !== undefined) res.setHeader('Retry-After', String(gwErr.retryAfter));
   res.status(gwErr.status).json(toEnvelope(gwErr, res.locals.requestId ?? 'unknown'));
 }
