@@ -72,6 +72,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     rateOf: (appId) => config.apps.get(appId)?.ratePerMinute ?? 0,
     reservesOf: reservesByApp(config.clients),
     appIds: [...config.apps.keys()],
+    maxWaiters: config.quotaMaxWaiters,
     metrics,
     logger,
     replicaId,

@@ -1,6 +1,7 @@
 // One call through the gateway, whichever front received it: validation, idempotency, forwarding, the answer's shape.
 import type { Config } from './config.js';
 import type { Forwarder } from './forward.js';
+import type { WaitRequest } from './quota/waiting.js';
 import { Idempotency } from './idempotency.js';
 import type { Logger } from './logger.js';
 import { toPlatform } from './routes/platform-input.js';
@@ -19,6 +20,10 @@ export interface Call {
   idempotencyKey?: string;
   /** Epoch ms the request arrived: the platform deadline counts from it. */
   startedAt: number;
+  /** Prefer: wait=<s> (contract §11), in seconds as asked; honoured up to QUOTA_MAX_WAIT_MS. */
+  preferWait?: number;
+  /** Aborted when the caller disconnects (a waiting request leaves the line). */
+  signal?: AbortSignal;
   log: Logger;
 }
 
@@ -33,6 +38,17 @@ export interface Answer {
 export interface Pipeline {
   /** Runs one call; refusals and failures are thrown as GatewayError for the front to shape. */
   run(call: Call): Promise<Answer>;
+}
+
+/** A platform call needs time after its wait: the wait ends this long before the request's deadline. */
+const CALL_ALLOWANCE_MS = 1000;
+
+/** The wait a caller asked for, bounded by QUOTA_MAX_WAIT_MS (0 = off) and its own deadline. */
+function waitOf(call: Call, config: Config, deadline: number): { wait?: WaitRequest & { seconds: number } } {
+  if (call.preferWait === undefined || call.preferWait <= 0 || config.quotaMaxWaitMs <= 0) return {};
+  const ms = Math.min(call.preferWait * 1000, config.quotaMaxWaitMs);
+  const until = Math.min(Date.now() + ms, deadline - CALL_ALLOWANCE_MS);
+  return { wait: { until, seconds: call.preferWait, ...(call.signal && { signal: call.signal }) } };
 }
 
 export function createPipeline(deps: { config: Config; forwarder: Forwarder; idempotency: Idempotency }): Pipeline {
@@ -53,6 +69,7 @@ export function createPipeline(deps: { config: Config; forwarder: Forwarder; ide
           deadline,
           log: call.log,
           client: call.client,
+          ...waitOf(call, config, deadline),
         });
         Object.assign(headers, r.headers);
         return { status: spec.successStatus, body: spec.shapeResponse ? spec.shapeResponse(r.body) : r.body };

@@ -40,3 +40,16 @@ export function applyHeaders(res: { append(name: string, value: string): unknown
     else res.setHeader(k, v);
   }
 }
+
+/**
+ * The `wait` preference of a `Prefer` header (RFC 7240 §4.3: delta-seconds), among others
+ * (`respond-async, wait=10`); undefined when absent or malformed. The first `wait` wins (RFC 7240 §2).
+ */
+export function preferredWaitSeconds(prefer: string | undefined): number | undefined {
+  if (!prefer) return undefined;
+  for (const part of prefer.split(',')) {
+    const m = /^\s*wait\s*=\s*"?(\d{1,9})"?\s*(?:;.*)?$/i.exec(part);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}

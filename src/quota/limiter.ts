@@ -16,8 +16,10 @@ import { admission, initialOutage, settling, transition, type Outage, type Outag
 import { refused, type QuotaOutcome, type QuotaRefusalReason, type QuotaRefused, type Slot } from './outcome.js';
 import { quotaMetrics, type QuotaMetrics } from './metrics.js';
 import { QuotaScripts } from './scripts.js';
+import { SlotWaiters, type WaitRequest } from './waiting.js';
 
 export type { QuotaOutcome, QuotaRefused, QuotaAllowed, QuotaRefusalReason, Slot } from './outcome.js';
+export type { WaitRequest } from './waiting.js';
 
 /** Who a slot is for: the calling client (shares are per client) and whether it is its own call or a login/refresh its request needs. */
 export interface Asking {
@@ -48,6 +50,8 @@ export interface LimiterOptions {
   replicaId: string;
   /** How long a replica keeps its local rules after Redis came back empty, so that every replica restores first. */
   settleMs?: number;
+  /** Callers waiting for a slot (Prefer: wait) per app on this replica (QUOTA_MAX_WAITERS). */
+  maxWaiters?: number;
 }
 
 /** The reserved clients of each app from the client list, in a fixed order (by name) so that every replica sends the same keys. */
@@ -76,11 +80,18 @@ export class QuotaLimiter {
   private recovering: Promise<void> | null = null;
   private confirming = false;
   private readonly quotaMetrics: QuotaMetrics;
+  private readonly waiters: SlotWaiters;
   /** The Redis replication ID at the last restore (a change means another server's data: a failover). */
   private replid: string | undefined;
 
   constructor(private readonly opts: LimiterOptions) {
     this.quotaMetrics = quotaMetrics(opts.metrics.registry);
+    this.waiters = new SlotWaiters({
+      maxWaiters: opts.maxWaiters ?? 100,
+      metrics: this.quotaMetrics,
+      refusal: (appId, ms) => this.refusal(appId, 'quota', ms),
+    });
+    this.waiters.handBack = (allowed) => this.done(allowed.slot);
     this.own = new OwnCalls(opts.windowMs);
     this.times = { windowMs: opts.windowMs, settleMs: opts.settleMs ?? 2000, retryMs: RETRY_REDIS_MS };
     this.scripts = opts.redis ? new QuotaScripts(opts.redis) : null;
@@ -111,9 +122,33 @@ export class QuotaLimiter {
 
   /**
    * Takes one platform call slot for `appId` on behalf of `asking` (its client's reserve, contract
-   * §11), or says why not and for how long.
+   * §11), or says why not and for how long. With `wait` (Prefer: wait), a caller refused for the quota
+   * waits in line for the slot the limiter says frees next, if that is before `wait.until` and the
+   * app's waiters are within QUOTA_MAX_WAITERS; otherwise the refusal comes at once.
    */
-  async take(appId: string, asking: Asking = {}): Promise<QuotaOutcome> {
+  async take(appId: string, asking: Asking = {}, wait?: WaitRequest): Promise<QuotaOutcome> {
+    const classKey = this.refusalKey(appId, asking);
+    const queued = this.waiters.queued(classKey);
+    const now = () => this.takeNow(appId, asking);
+    if (queued !== undefined) {
+      // First come, first served: the slot they wait for is theirs.
+      if (!wait) {
+        this.countRefusal(asking, 'quota');
+        return this.refusal(appId, 'quota', queued);
+      }
+      return this.waiters.enqueue(appId, classKey, queued, wait, now);
+    }
+    const first = await now();
+    if (first.kind === 'allowed' || !wait || first.reason !== 'quota') return first;
+    return this.waiters.enqueue(appId, classKey, first.retryAfterMs, wait, now);
+  }
+
+  /** Whether a refusal already known may still be waited for by this caller (forward.ts asks before anything else). */
+  mayWait(known: QuotaRefused, wait?: WaitRequest): boolean {
+    return wait !== undefined && known.reason === 'quota' && Date.now() + known.retryAfterMs <= wait.until;
+  }
+
+  private async takeNow(appId: string, asking: Asking): Promise<QuotaOutcome> {
     const early = this.known(appId, asking);
     if (early) return early;
     const { redis } = this.opts;

@@ -25,6 +25,8 @@ export interface QuotaAllowed {
   readonly kind: 'allowed';
   readonly slot: Slot;
   readonly state: QuotaState;
+  /** Set when the caller waited for this slot (Prefer: wait): how long. */
+  readonly waitedMs?: number;
 }
 
 export interface QuotaRefused {

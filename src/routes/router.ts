@@ -5,7 +5,7 @@ import { buildEnvelope, GatewayError, type EnvelopeFields } from '../errors.js';
 import { authenticate, authorizeApp } from '../http/auth.js';
 import { notFound, respondWithError } from '../http/errors.js';
 import type { Pipeline } from '../pipeline.js';
-import { applyHeaders } from '../quota/headers.js';
+import { applyHeaders, preferredWaitSeconds } from '../quota/headers.js';
 import { toExpressPath, type RouteSpec } from './types.js';
 
 export interface RouterDeps {
@@ -57,6 +57,14 @@ export function buildV1Router({ config, specs, pipeline, clientRateLimit }: Rout
     const handle = async (req: Request, res: Response): Promise<void> => {
       const { appId, ...params } = req.params as Record<string, string>;
       const key = req.get('idempotency-key');
+      const preferWait = preferredWaitSeconds(req.get('prefer'));
+      // A caller that leaves stops waiting for a slot (Prefer: wait).
+      const gone = preferWait === undefined ? undefined : new AbortController();
+      if (gone) {
+        res.once('close', () => {
+          if (!res.writableFinished) gone.abort();
+        });
+      }
       const answer = await pipeline.run({
         spec,
         appId: appId as string,
@@ -67,6 +75,7 @@ export function buildV1Router({ config, specs, pipeline, clientRateLimit }: Rout
         ...(key !== undefined && { idempotencyKey: key }),
         startedAt: res.locals.startedAt,
         log: res.locals.log,
+        ...(preferWait !== undefined && gone && { preferWait, signal: gone.signal }),
       });
       applyHeaders(res, answer.headers);
       if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
