@@ -77,6 +77,7 @@ describe('fair shares (contract §11)', () => {
       const metrics = await request(url(0)).get('/metrics');
       assert.match(metrics.text, /iotbff_client_platform_calls_total\{client="ops-portal",app="app-a",part="reserve"\} \d+/);
       assert.match(metrics.text, /iotbff_client_refusals_total\{client="analytics",limit="app-quota"\} \d+/);
+      assert.match(metrics.text, /iotbff_client_reserve_in_use\{client="ops-portal",app="app-a"\} [1-8]\n/);
     } finally {
       for (const g of gws) await g.close();
       await sim.control('config', { ratePerMinute: 100, windowMs: 60_000 });

@@ -280,7 +280,8 @@ export class QuotaLimiter {
       const sub = shares ? (reply.into === 0 ? 'shared' : (reserves[reply.into - 1] as Reserve).client) : undefined;
       this.own.remember(appId, t, member, sub);
       this.opts.metrics.quotaDecisions.inc({ app: appId, decision: 'allowed', source: 'redis' });
-      this.countAdmission(appId, asking, sub);
+      const reserve = asker.client >= 0 ? (reserves[asker.client] as Reserve).reserve : undefined;
+      this.countAdmission(appId, asking, sub, reserve === undefined ? undefined : Math.min(reply.mine, reserve));
       return {
         kind: 'allowed',
         state: { limit, remaining: reply.remaining, resetMs: reply.ms, windowMs: this.opts.windowMs },
@@ -405,9 +406,7 @@ export class QuotaLimiter {
       // so that every replica reconnecting soon after settles, not only the first.
       let createdAt = -Infinity;
       for (const appId of new Set([...(this.opts.appIds ?? []), ...[...this.own.inWindow(now)].map(([a]) => a)])) {
-        const epochKey = this.key('epoch', appId);
-        const fresh = (await (failedOver ? redis.set(epochKey, String(now)) : redis.set(epochKey, String(now), 'NX'))) === 'OK';
-        const at = fresh ? now : Number(await redis.get(epochKey));
+        const at = await scripts.epoch(this.key('epoch', appId), now, failedOver);
         // A marker that does not parse says nothing about a restart (it never settled in that case either).
         if (Number.isFinite(at)) createdAt = Math.max(createdAt, at);
       }
@@ -420,6 +419,13 @@ export class QuotaLimiter {
       }
       if (s.kind === 'connected') this.opts.logger.info('quota store in use');
     } catch (err) {
+      if (redis.status === 'ready') {
+        // A late answer on a live connection (a stalled event loop at start) is not an outage: try again
+        // soon (a request would anyway), without starting a blind window or counting it as one.
+        this.opts.logger.debug({ err }, 'quota restore answered late; trying again');
+        setTimeout(() => void this.recover(), 200).unref();
+        return;
+      }
       this.markLost(err);
     }
   }

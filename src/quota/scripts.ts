@@ -10,8 +10,9 @@ import type { Redis } from 'ioredis';
  * among KEYS[4..], 0 = a client without a reserve), kind (`call` | `token`), then one reserve per KEYS[4..].
  * Time comes from Redis so that replicas' clocks do not matter. The share rule is shares.ts's
  * decideShare, line for line (test/quota-shares.test.ts runs both on the same interleavings).
- * Returns {allowed, remaining, ms until room/reset, redis now, count in window, hold flag, into}
- * where into is 0 for the shared log, i for the i-th reserved client's log.
+ * Returns {allowed, remaining, ms until room/reset, redis now, count in window, hold flag, into, mine}
+ * where into is 0 for the shared log, i for the i-th reserved client's log, and mine the asking
+ * reserved client's calls in the window after this one (for its "reserve in use" metric).
  * Run twice with the same member (a retry after a lost answer), ZADD only moves that member: one slot.
  */
 export const TAKE_LUA = `
@@ -72,12 +73,13 @@ if count < limit and (free >= 1 or under) then
   local unusedAfter = unused
   if into == mine and under then unusedAfter = unused - 1 end
   local remaining = math.max(0, limit - count - 1 - unusedAfter)
+  local c = 0
   if mine then
-    local c = counts[mine]
+    c = counts[mine]
     if into == mine then c = c + 1 end
     remaining = remaining + math.max(0, tonumber(ARGV[mine + 2]) - c)
   end
-  return {1, remaining, oldest(KEYS[1]) + window - now, now, count + 1, 0, into - 3}
+  return {1, remaining, oldest(KEYS[1]) + window - now, now, count + 1, 0, into - 3, c}
 end
 local first = oldest(KEYS[3])
 for i = 4, #KEYS do
@@ -128,6 +130,19 @@ redis.call('PEXPIRE', KEYS[1], window)
 return redis.call('ZCARD', KEYS[1])
 `;
 
+/**
+ * KEYS[1] an app's epoch marker (no expiry: its absence means Redis lost the app's data); ARGV[1] now
+ * (ms), ARGV[2] `1` to renew it (a failover). Creates it if absent; returns when it was (re-)created.
+ * One round trip per app at a restore; run twice, the second finds the first's value.
+ */
+export const EPOCH_LUA = `
+if ARGV[2] == '1' or redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  if ARGV[2] == '1' then redis.call('SET', KEYS[1], ARGV[1]) end
+  return ARGV[1]
+end
+return redis.call('GET', KEYS[1])
+`;
+
 /** A script run by its SHA1, sent in full only when Redis answers NOSCRIPT (restarted, SCRIPT FLUSH, failover). */
 export class LuaScript {
   readonly sha: string;
@@ -154,6 +169,8 @@ export interface TakeReply {
   allowed: boolean;
   /** Where an admitted call was counted: 0 the shared log (or an app without reserves), i the i-th reserved client's. */
   into: number;
+  /** The asking reserved client's calls in the window, this one included (0 for others). */
+  mine: number;
   remaining: number;
   /** Until a slot frees (refused) or until the oldest call leaves the window (allowed). */
   ms: number;
@@ -167,6 +184,7 @@ export class QuotaScripts {
   private static readonly take = new LuaScript(TAKE_LUA);
   private static readonly touch = new LuaScript(TOUCH_LUA);
   private static readonly restore = new LuaScript(RESTORE_LUA);
+  private static readonly epoch = new LuaScript(EPOCH_LUA);
 
   constructor(private readonly redis: Redis) {}
 
@@ -185,13 +203,18 @@ export class QuotaScripts {
     const keys = shares ? [logKey, holdKey, shares.sharedKey, ...shares.clients.map((c) => c.key)] : [logKey, holdKey];
     const args = shares ? [limit, windowMs, member, shares.who, shares.kind, ...shares.clients.map((c) => c.reserve)] : [limit, windowMs, member];
     const r = (await QuotaScripts.take.run(this.redis, keys, args)) as number[];
-    const [allowed, remaining, ms, , count, held, into] = r as [number, number, number, number, number, number, number];
-    return { allowed: allowed === 1, remaining, ms, count, held: held === 1, into };
+    const [allowed, remaining, ms, , count, held, into, mine] = r as [number, number, number, number, number, number, number, number?];
+    return { allowed: allowed === 1, remaining, ms, count, held: held === 1, into, mine: mine ?? 0 };
   }
 
   /** Moves `member` to now in every log given (the app's, and the one it was counted in). */
   async touch(logKeys: string | readonly string[], member: string, windowMs: number): Promise<void> {
     await QuotaScripts.touch.run(this.redis, typeof logKeys === 'string' ? [logKeys] : logKeys, [member, windowMs]);
+  }
+
+  /** When the epoch marker at `key` was (re-)created, creating it now if absent (or renewing it with `renew`); NaN if it does not parse. */
+  async epoch(key: string, now: number, renew: boolean): Promise<number> {
+    return Number(await QuotaScripts.epoch.run(this.redis, [key], [now, renew ? '1' : '0']));
   }
 
   /** Writes `calls` back (idempotent); returns how many calls the log holds now. */
