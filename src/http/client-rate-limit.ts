@@ -70,6 +70,10 @@ export function clientRateLimit(o: ClientRateLimitOptions): RequestHandler | und
     warn: (err: unknown, msg?: string) => o.logger.warn({ err }, msg ?? 'express-rate-limit warning'),
   };
   const byClient = new Map<string, RequestHandler>();
+  // A client over its limit stays over it until its window resets (rate-limit-redis counts a fixed window from
+  // the first hit): until then it is refused from memory, without a Redis round trip, as cheap as the quota's
+  // known refusals. Hits not counted meanwhile change nothing: the window is already full.
+  const blocked = new Map<string, { until: number; policy: string; limit: string }>();
   for (const c of limited) {
     const { requests, windowMs } = c.rateLimit as { requests: number; windowMs: number };
     byClient.set(
@@ -91,18 +95,39 @@ export function clientRateLimit(o: ClientRateLimitOptions): RequestHandler | und
         handler: (req: Request, res: Response) => {
           const info = (req as Request & { rateLimit?: RateLimitInfo }).rateLimit;
           const ms = info?.resetTime ? info.resetTime.getTime() - Date.now() : windowMs;
-          qm.clientRefusals.inc({ client: c.name, limit: 'client-rate' });
-          respondWithError(new GatewayError('CLIENT_RATE_LIMITED', { retryAfter: retryAfterSeconds(ms) }), res);
+          blocked.set(c.name, {
+            until: Date.now() + ms,
+            policy: String(res.getHeader('RateLimit-Policy') ?? ''),
+            limit: String(res.getHeader('RateLimit') ?? ''),
+          });
+          refuse(res, c.name, ms);
         },
       }),
     );
   }
+  function refuse(res: Response, client: string, ms: number): void {
+    qm.clientRefusals.inc({ client, limit: 'client-rate' });
+    respondWithError(new GatewayError('CLIENT_RATE_LIMITED', { retryAfter: retryAfterSeconds(ms) }), res);
+  }
+
   return (req: Request, res: Response, next: NextFunction): void => {
     const name = res.locals.client?.name;
     const limiter = name === undefined ? undefined : byClient.get(name);
     if (!limiter) {
       next();
       return;
+    }
+    const b = blocked.get(name as string);
+    if (b) {
+      const ms = b.until - Date.now();
+      if (ms > 0) {
+        // The same fields as express-rate-limit's own refusal, with the time left.
+        if (b.policy) res.setHeader('RateLimit-Policy', b.policy);
+        if (b.limit) res.setHeader('RateLimit', b.limit.replace(/t=\d+/, `t=${Math.ceil(ms / 1000)}`));
+        refuse(res, name as string, ms);
+        return;
+      }
+      blocked.delete(name as string);
     }
     void limiter(req, res, (err?: unknown) => {
       if ((req as Request & { rateLimit?: RateLimitInfo }).rateLimit) outageLogged = false;
