@@ -66,3 +66,52 @@ describe('quota restore after an empty Redis', () => {
     }
   });
 });
+
+describe('quota restore after a failover', () => {
+  it('a promoted replica that missed the newest quota entries but kept the epoch markers: the changed replication ID makes every replica restore and settle', async function () {
+    this.timeout(30_000);
+    const sim = await startTestSimulator();
+    const primary = await startRedis({ own: true });
+    const stale = await startRedis({ own: true });
+    const env = gatewayEnv(sim.url, primary.url, { QUOTA_WINDOW_MS: '20000' });
+    const gw = await startGateway(env);
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await list(gw.url)).status, 200);
+      const prefix = env.REDIS_KEY_PREFIX as string;
+      const logKey = `${prefix}quota:{app-a}`;
+      assert.equal(await primary.client.zcard(logKey), 4, 'login + 3 calls');
+      // The "replica" that will be promoted: it has the epoch markers (replicated long ago), not the newest calls.
+      for (const app of ['app-a', 'app-b']) {
+        await stale.client.set(`${prefix}epoch:{${app}}`, (await primary.client.get(`${prefix}epoch:{${app}}`)) as string);
+      }
+      // The failover, as the gateway sees it: the same address now serves the promoted replica's data and ID.
+      const port = new URL(stale.url).port;
+      await primary.client.replicaof('127.0.0.1', port);
+      await waitForSync(primary);
+      await primary.client.replicaof('NO', 'ONE');
+      assert.equal(await primary.client.zcard(logKey), 0, 'the promoted data lacks the calls');
+      await primary.client.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await waitForLog(gw.logs, 'settling before trusting it');
+      assert.equal(await primary.client.zcard(logKey), 4, 'the replica wrote its calls back');
+    } finally {
+      await gw.close();
+      await closeAll(stale, primary, sim);
+    }
+  });
+});
+
+async function waitForSync(r: { client: { info(section: string): Promise<string> } }): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (/master_link_status:up/.test(await r.client.info('replication'))) return;
+    await sleep(100);
+  }
+  throw new Error('replica never synced');
+}
+
+async function waitForLog(logs: string[], text: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (logs.some((l) => l.includes(text))) return;
+    await sleep(100);
+  }
+  throw new Error(`no log line with "${text}"`);
+}
