@@ -404,12 +404,11 @@ export class QuotaLimiter {
       // The epoch marker (one per app, in the app's slot: on a Cluster one node can restart empty alone)
       // has no expiry: its absence means Redis lost that app's data. Its value says when it was re-created,
       // so that every replica reconnecting soon after settles, not only the first.
-      let createdAt = -Infinity;
-      for (const appId of new Set([...(this.opts.appIds ?? []), ...[...this.own.inWindow(now)].map(([a]) => a)])) {
-        const at = await scripts.epoch(this.key('epoch', appId), now, failedOver);
-        // A marker that does not parse says nothing about a restart (it never settled in that case either).
-        if (Number.isFinite(at)) createdAt = Math.max(createdAt, at);
-      }
+      const apps = new Set([...(this.opts.appIds ?? []), ...[...this.own.inWindow(now)].map(([a]) => a)]);
+      // One script per app (each marker in its own app's slot), all in flight at once.
+      const ats = await Promise.all([...apps].map((appId) => scripts.epoch(this.key('epoch', appId), now, failedOver)));
+      // A marker that does not parse says nothing about a restart (it never settled in that case either).
+      const createdAt = Math.max(-Infinity, ...ats.filter((at) => Number.isFinite(at)));
       this.apply({ type: 'restored', now, epochCreatedAt: createdAt });
       const s = this.outage.state;
       if (s.kind === 'restoring-settle') {
