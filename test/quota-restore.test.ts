@@ -115,3 +115,41 @@ async function waitForLog(logs: string[], text: string): Promise<void> {
   }
   throw new Error(`no log line with "${text}"`);
 }
+
+describe('quota restore with reserves', () => {
+  it("after an empty restart each share log gets its calls back, so every client's count is what it was", async function () {
+    this.timeout(30_000);
+    const sim = await startTestSimulator();
+    const redis = await startRedis({ own: true });
+    const portalKey = 'key-of-the-reserved-portal-000002';
+    const env = gatewayEnv(sim.url, redis.url, {
+      GATEWAY_CLIENTS: JSON.stringify([
+        { name: 'analytics', key: KEYS.all, apps: ['*'] },
+        { name: 'ops-portal', key: portalKey, apps: ['app-a'], reserve: { 'app-a': 8 } },
+      ]),
+      QUOTA_WINDOW_MS: '20000',
+    });
+    const gw = await startGateway(env);
+    try {
+      assert.equal((await list(gw.url)).status, 200); // analytics: login + call, both shared
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await request(gw.url).get('/v1/apps/app-a/packages').set('X-Api-Key', portalKey)).status, 200);
+      }
+      const prefix = env.REDIS_KEY_PREFIX as string;
+      const count = async () => [
+        await redis.client.zcard(`${prefix}quota:{app-a}`),
+        await redis.client.zcard(`${prefix}quota:{app-a}:shared`),
+        await redis.client.zcard(`${prefix}quota:{app-a}:client:ops-portal`),
+      ];
+      assert.deepEqual(await count(), [5, 2, 3]);
+      await redis.stop();
+      await redis.start();
+      await redis.client.ping().catch(() => undefined);
+      for (let i = 0; i < 100 && (await count().catch(() => [0, 0, 0]))[0] !== 5; i++) await sleep(100);
+      assert.deepEqual(await count(), [5, 2, 3]);
+    } finally {
+      await gw.close();
+      await closeAll(redis, sim);
+    }
+  });
+});
