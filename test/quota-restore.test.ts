@@ -86,6 +86,10 @@ describe('quota restore after a failover', () => {
       }
       // The failover, as the gateway sees it: the same address now serves the promoted replica's data and ID.
       const port = new URL(stale.url).port;
+      // Diskless both ways: the sync writes no dump.rdb into the working directory.
+      await stale.client.config('SET', 'repl-diskless-sync', 'yes');
+      await stale.client.config('SET', 'repl-diskless-sync-delay', '0');
+      await primary.client.config('SET', 'repl-diskless-load', 'swapdb');
       await primary.client.replicaof('127.0.0.1', port);
       await waitForSync(primary);
       await primary.client.replicaof('NO', 'ONE');
