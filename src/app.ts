@@ -6,6 +6,7 @@ import { GetCache, createCacheMetrics } from './cache/index.js';
 import { ALL_OPERATIONS } from './cache/policies.js';
 import { ConfigError, type Config } from './config.js';
 import { createForwarder } from './forward.js';
+import { clientRateLimit } from './http/client-rate-limit.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { buildDocsRouter } from './http/docs.js';
 import { buildOpsRouter } from './http/ops.js';
@@ -17,7 +18,7 @@ import { createPipeline } from './pipeline.js';
 import { CircuitBreaker } from './platform/breaker.js';
 import { createPlatformClient, type PlatformClient } from './platform/client.js';
 import { createCodeCatalog } from './platform/codes.js';
-import { QuotaLimiter } from './quota/limiter.js';
+import { QuotaLimiter, reservesByApp } from './quota/limiter.js';
 import { peekQuotaHeaders } from './quota/peek.js';
 import { connectClientWithin, createRedisClient, describeRedis, isClientReady, type RedisClient, type RedisWhere } from './redis.js';
 import { buildOpenApi } from './routes/openapi.js';
@@ -78,6 +79,9 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     holdMs: config.quotaHoldMs,
     replicas: config.replicas,
     rateOf: (appId) => config.apps.get(appId)?.ratePerMinute ?? 0,
+    reservesOf: reservesByApp(config.clients),
+    appIds: [...config.apps.keys()],
+    maxWaiters: config.quotaMaxWaiters,
     metrics,
     logger,
     replicaId,
@@ -165,7 +169,8 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     }),
   );
   app.use(buildDocsRouter());
-  app.use('/v1', buildV1Router({ config, specs: routes, pipeline }));
+  const clientLimit = clientRateLimit({ clients: config.clients, redis, keyPrefix: config.redisKeyPrefix, metrics, logger });
+  app.use('/v1', buildV1Router({ config, specs: routes, pipeline, ...(clientLimit && { clientRateLimit: clientLimit }) }));
   app.use(notFound);
   app.use(errorHandler());
 

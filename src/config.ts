@@ -18,6 +18,10 @@ export interface ClientConfig {
   readonly keySha256: Buffer;
   /** `'*'` = every configured app. */
   readonly apps: '*' | ReadonlySet<string>;
+  /** Platform calls per window of an app kept for this client (contract §11); absent = none. */
+  readonly reserve: ReadonlyMap<string, number>;
+  /** This client's own request rate at the gateway, over all replicas (contract §11); absent = unlimited. */
+  readonly rateLimit?: { readonly requests: number; readonly windowMs: number };
 }
 
 /** Path parameters and app IDs: what a caller sends must never change which platform path is called. */
@@ -83,6 +87,8 @@ interface RawClient {
   key?: string;
   keySha256?: string;
   apps: string[];
+  reserve?: Record<string, number>;
+  rateLimit?: { requests: number; windowSec: number };
 }
 
 const appSchema = Joi.object({
@@ -96,6 +102,8 @@ const clientSchema = Joi.object({
   key: Joi.string().min(16).max(512),
   keySha256: Joi.string().hex().length(64),
   apps: Joi.array().items(Joi.string().min(1)).min(1).required(),
+  reserve: Joi.object().pattern(Joi.string().pattern(SAFE_ID), int(1, 1_000_000)),
+  rateLimit: Joi.object({ requests: int(1, 1_000_000).required(), windowSec: int(1, 86_400).required() }).unknown(false),
 })
   .xor('key', 'keySha256')
   .unknown(false);
@@ -141,7 +149,11 @@ export const SETTINGS = {
     schema: Joi.array<RawClient[]>().items(clientSchema).min(1).unique('name'),
     required: true,
     json: true,
-    doc: '`[{"name":"ops-portal","key":"…","apps":["appA"]}]`; `apps` may be `["*"]`; `keySha256` (hex) instead of `key`',
+    doc:
+      '`[{"name":"ops-portal","key":"…","apps":["appA"]}]`; `apps` may be `["*"]`; `keySha256` (hex) instead of `key`; ' +
+      'optional `"reserve":{"appA":10}` (platform calls per window kept for this client; an app\'s reserves sum to at most its ' +
+      '`ratePerMinute`) and `"rateLimit":{"requests":600,"windowSec":60}` (its own request rate, all replicas together; 429 ' +
+      '`CLIENT_RATE_LIMITED`); see `docs/quota.md`',
     shown: 'required (or the file)',
   }),
   gatewayClientsFile: input({
@@ -248,6 +260,18 @@ export const SETTINGS = {
     schema: int(1000, 3_600_000),
     default: 60_000,
     doc: 'how long an app is held back after the platform itself answered 1010009 (≥ 1000)',
+  }),
+  quotaMaxWaitMs: setting({
+    env: 'QUOTA_MAX_WAIT_MS',
+    schema: int(0, 300_000),
+    default: 0,
+    doc: 'longest wait for a platform slot a caller may ask for with `Prefer: wait=<s>` instead of a 429 (0 = off; never past `PLATFORM_TIMEOUT_MS`)',
+  }),
+  quotaMaxWaiters: setting({
+    env: 'QUOTA_MAX_WAITERS',
+    schema: int(1, 100_000),
+    default: 100,
+    doc: 'requests waiting for a slot per app and replica; more get the 429 at once',
   }),
   tokenLockTtlMs: setting({
     env: 'TOKEN_LOCK_TTL_MS',
@@ -547,6 +571,20 @@ function describeJoiError(error: Joi.ValidationError, problems: string[]): void 
   }
 }
 
+/** The apps whose reserves sum to more than their ratePerMinute, each named, as problems. */
+export function reserveProblems(clients: readonly ClientConfig[], apps: ReadonlyMap<string, AppConfig>): string[] {
+  const sums = new Map<string, number>();
+  for (const c of clients) for (const [appId, n] of c.reserve) sums.set(appId, (sums.get(appId) ?? 0) + n);
+  const problems: string[] = [];
+  for (const [appId, sum] of sums) {
+    const rate = apps.get(appId)?.ratePerMinute;
+    if (rate !== undefined && sum > rate) {
+      problems.push(`the reserves of app ${appId} sum to ${sum}, more than its ratePerMinute (${rate})`);
+    }
+  }
+  return problems;
+}
+
 /** Post-processing: the client list, with the checks that need the app list. */
 function buildClients(raw: unknown, apps: ReadonlyMap<string, AppConfig>, problems: string[]): ClientConfig[] {
   const clients: ClientConfig[] = [];
@@ -567,8 +605,19 @@ function buildClients(raw: unknown, apps: ReadonlyMap<string, AppConfig>, proble
         if (!apps.has(appId)) problems.push(`${where}[${i}].apps: names an app that is not configured: ${appId}`);
       }
     }
-    clients.push(Object.freeze({ name: c.name, keySha256: digest, apps: wildcard ? '*' : new Set(c.apps) }));
+    const reserve = new Map<string, number>();
+    for (const [appId, n] of Object.entries(c.reserve ?? {})) {
+      if (apps.size > 0 && !apps.has(appId)) problems.push(`${where}[${i}].reserve: names an app that is not configured: ${appId}`);
+      else if (!wildcard && !c.apps.includes(appId)) problems.push(`${where}[${i}].reserve: names an app the client may not use: ${appId}`);
+      else reserve.set(appId, n);
+    }
+    const rateLimit = c.rateLimit ? { requests: c.rateLimit.requests, windowMs: c.rateLimit.windowSec * 1000 } : undefined;
+    clients.push(
+      Object.freeze({ name: c.name, keySha256: digest, apps: wildcard ? '*' : new Set(c.apps), reserve, ...(rateLimit && { rateLimit }) }),
+    );
   });
+  // Contract §11: the reserves of an app are a part of its quota, never more than all of it.
+  for (const problem of reserveProblems(clients, apps)) problems.push(`${where}: ${problem}`);
   return clients;
 }
 

@@ -27,6 +27,7 @@ export const CATALOG = {
     message: 'This Idempotency-Key was used with a different request.',
   },
   RATE_LIMITED: { status: 429, retryable: true, message: "The app's platform quota is used up; retry later." },
+  CLIENT_RATE_LIMITED: { status: 429, retryable: true, message: 'This client sent more requests than its rate limit allows; retry later.' },
   INTERNAL: { status: 500, retryable: true, message: 'Internal error.' },
   UPSTREAM_AUTH_FAILED: {
     status: 502,

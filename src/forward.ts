@@ -12,7 +12,7 @@ import { PlatformError, type PlatformClient } from './platform/client.js';
 import type { CircuitBreaker } from './platform/breaker.js';
 import { PLATFORM_CODE, type CodeCatalog } from './platform/codes.js';
 import { quotaHeaders, type QuotaState } from './quota/headers.js';
-import type { QuotaLimiter } from './quota/limiter.js';
+import type { QuotaLimiter, WaitRequest } from './quota/limiter.js';
 import { fillPath, type RouteSpec } from './routes/types.js';
 import { retryDelayMs } from './tokens/policy.js';
 import type { TokenManager } from './tokens/manager.js';
@@ -27,6 +27,10 @@ export interface ForwardInput {
   /** Absolute epoch ms: PLATFORM_TIMEOUT_MS after the request arrived, retries included. */
   deadline: number;
   log: Logger;
+  /** The calling client: its reserve of the app (contract §11) and its per-client metrics. */
+  client?: string;
+  /** Prefer: wait (contract §11): wait for a slot until then instead of a 429; `seconds` is echoed in Preference-Applied. */
+  wait?: WaitRequest & { seconds: number };
 }
 
 export interface ForwardResult {
@@ -67,15 +71,16 @@ export function createForwarder(deps: {
       const idempotent = spec.platform.method === 'GET';
       let tokenRetried = false;
       let quota: QuotaState | undefined;
+      let applied: string | undefined;
       for (let attempt = 1; ; attempt += 1) {
         // A refusal already known answers without any I/O (the cheap 429 path).
-        const known = limiter.known(appId);
-        if (known) throw quotaRefusalError(known);
+        const known = limiter.known(appId, { client: input.client });
+        if (known && !limiter.mayWait(known, input.wait)) throw quotaRefusalError(known);
         const probe = passBreaker();
         let token: string | undefined;
         let sent = false;
         try {
-          const got = await tokens.get(appId, input.deadline);
+          const got = await tokens.get(appId, input.deadline, input.client);
           if (!got.ok) {
             // A login or refresh that failed for an outage tells as much as a failed call: without this,
             // a platform down before the first login (or at a renewal) never opens the circuit (faults.test.ts).
@@ -83,9 +88,10 @@ export function createForwarder(deps: {
             throw tokenFailureError(got, catalog);
           }
           token = got.token;
-          const decision = await limiter.take(appId);
+          const decision = await limiter.take(appId, { client: input.client, kind: 'call' }, input.wait);
           if (decision.kind === 'refused') throw quotaRefusalError(decision);
           quota = decision.state;
+          if (decision.waitedMs !== undefined && input.wait) applied = `wait=${input.wait.seconds}`;
           sent = true;
           const res = await client
             .call({
@@ -99,7 +105,7 @@ export function createForwarder(deps: {
             })
             .finally(() => limiter.done(decision.slot));
           breaker.success();
-          return { status: res.status, body: res.body, headers: quotaHeaders(quota) };
+          return { status: res.status, body: res.body, headers: { ...quotaHeaders(quota), ...(applied && { 'Preference-Applied': applied }) } };
         } catch (err) {
           if (probe && !sent) breaker.release();
           if (!(err instanceof PlatformError)) throw withQuota(err, quota, sent);

@@ -3,6 +3,7 @@ import { ttlFor, type GetCache } from './cache/index.js';
 import type { Config } from './config.js';
 import { GatewayError } from './errors.js';
 import type { Forwarder } from './forward.js';
+import type { WaitRequest } from './quota/waiting.js';
 import { Idempotency } from './idempotency.js';
 import type { Logger } from './logger.js';
 import { toPlatform } from './routes/platform-input.js';
@@ -24,6 +25,10 @@ export interface Call {
   pragma?: string | readonly string[];
   /** Epoch ms the request arrived: the platform deadline counts from it. */
   startedAt: number;
+  /** Prefer: wait=<s> (contract §11), in seconds as asked; honoured up to QUOTA_MAX_WAIT_MS. */
+  preferWait?: number;
+  /** Aborted when the caller disconnects (a waiting request leaves the line). */
+  signal?: AbortSignal;
   log: Logger;
 }
 
@@ -43,6 +48,17 @@ export interface Answer {
 export interface Pipeline {
   /** Runs one call; refusals and failures are thrown as GatewayError for the front to shape. */
   run(call: Call): Promise<Answer>;
+}
+
+/** A platform call needs time after its wait: the wait ends this long before the request's deadline. */
+const CALL_ALLOWANCE_MS = 1000;
+
+/** The wait a caller asked for, bounded by QUOTA_MAX_WAIT_MS (0 = off) and its own deadline. */
+function waitOf(call: Call, config: Config, deadline: number): { wait?: WaitRequest & { seconds: number } } {
+  if (call.preferWait === undefined || call.preferWait <= 0 || config.quotaMaxWaitMs <= 0) return {};
+  const ms = Math.min(call.preferWait * 1000, config.quotaMaxWaitMs);
+  const until = Math.min(Date.now() + ms, deadline - CALL_ALLOWANCE_MS);
+  return { wait: { until, seconds: call.preferWait, ...(call.signal && { signal: call.signal }) } };
 }
 
 export interface PipelineDeps {
@@ -77,6 +93,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           body: platform.body,
           deadline,
           log: call.log,
+          client: call.client,
+          ...waitOf(call, config, deadline),
         });
         Object.assign(headers, r.headers);
         platformAnswer = { status: r.status, body: r.body };

@@ -4,7 +4,7 @@ import { admission, initialOutage, settling, transition, type Outage, type Outag
 
 const times = { windowMs: 60_000, settleMs: 2000, retryMs: 1000 };
 const run = (o: Outage, ...events: OutageEvent[]): Outage => events.reduce((s, e) => transition(s, e, times), o);
-const connected: Outage = { state: { kind: 'connected' }, retryAt: 0, everConnected: true };
+const connected: Outage = { state: { kind: 'connected' }, retryAt: 0, sawOutage: true };
 /** An epoch marker created long ago: Redis kept its data. */
 const OLD_EPOCH = -1_000_000;
 
@@ -12,6 +12,14 @@ describe('quota outage state machine', () => {
   it('starts lost and trusts Redis at first contact without settling, even though its epoch marker is new', () => {
     const o = run(initialOutage(0), { type: 'restored', now: 100, epochCreatedAt: 100 });
     assert.deepEqual(o, connected);
+  });
+
+  it('regression: the quota can be exceeded when Redis comes back empty (issue 17, finding 3): a replica that met Redis unreachable at start settles on a new epoch', () => {
+    // Started during an outage (its first connection failed), never connected: the marker it finds new
+    // may be the others' empty Redis, whose calls they have not written back yet.
+    const o = run(initialOutage(0), { type: 'lost', now: 50 }, { type: 'restored', now: 3000, epochCreatedAt: 3000 });
+    assert.deepEqual(o.state, { kind: 'restoring-settle', since: 0, until: 5000, share: false });
+    assert.equal(o.sawOutage, true);
   });
 
   it('a loss starts a blind window: refusals until a window after the loss, each with the time left', () => {

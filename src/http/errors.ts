@@ -2,6 +2,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { GatewayError, toEnvelope } from '../errors.js';
 import { storeFailureError } from './outcomes.js';
+import { applyHeaders } from '../quota/headers.js';
 
 /** body-parser's and Express's own errors, by their `type` or status, in the catalog's terms. */
 function fromFramework(err: { type?: unknown; status?: unknown; statusCode?: unknown }): GatewayError | undefined {
@@ -57,7 +58,7 @@ export function respondWithError(err: unknown, res: Response): void {
     res.destroy();
     return;
   }
-  if (gwErr.headers) for (const [k, v] of Object.entries(gwErr.headers)) res.setHeader(k, v);
+  if (gwErr.headers) applyHeaders(res, gwErr.headers);
   if (gwErr.retryAfter !== undefined) res.setHeader('Retry-After', String(gwErr.retryAfter));
   res.status(gwErr.status).json(toEnvelope(gwErr, res.locals.requestId ?? 'unknown'));
 }

@@ -19,8 +19,13 @@ export interface Outage {
   readonly state: OutageState;
   /** After a failure Redis is not asked again before this time: a hung Redis costs one timeout, not one per request. */
   readonly retryAt: number;
-  /** Whether this replica ever trusted Redis; a missing epoch on first contact is a new Redis, not a lost one. */
-  readonly everConnected: boolean;
+  /**
+   * Whether this replica ever trusted Redis or ever found it unreachable. Only a replica that reached
+   * Redis at its very first try may take a missing (new) epoch marker for a new Redis and skip the
+   * settle; one that met an outage, connected before or not, cannot know what the others must still
+   * write back (issue 17, finding 3: a replica started during an outage skipped the settle).
+   */
+  readonly sawOutage: boolean;
 }
 
 /**
@@ -46,7 +51,7 @@ export interface OutageTimes {
 export const initialOutage = (now: number): Outage => ({
   state: { kind: 'lost-waiting', since: now },
   retryAt: 0,
-  everConnected: false,
+  sawOutage: false,
 });
 
 export function transition(o: Outage, e: OutageEvent, times: OutageTimes): Outage {
@@ -54,13 +59,13 @@ export function transition(o: Outage, e: OutageEvent, times: OutageTimes): Outag
   switch (e.type) {
     case 'lost': {
       const retryAt = e.now + times.retryMs;
-      if (s.kind === 'connected') return { ...o, retryAt, state: { kind: 'lost-waiting', since: e.now } };
+      if (s.kind === 'connected') return { ...o, sawOutage: true, retryAt, state: { kind: 'lost-waiting', since: e.now } };
       // Still the same outage: its blind window keeps counting from the first loss. A loss while settling
       // drops the settle; the next restore decides it again.
       if (s.kind === 'restoring-settle') {
-        return { ...o, retryAt, state: { kind: s.share ? 'degraded-share' : 'lost-waiting', since: s.since } };
+        return { ...o, sawOutage: true, retryAt, state: { kind: s.share ? 'degraded-share' : 'lost-waiting', since: s.since } };
       }
-      return { ...o, retryAt };
+      return { ...o, sawOutage: true, retryAt };
     }
     case 'tick': {
       const blindOver = s.kind !== 'connected' && e.now >= s.since + times.windowMs;
@@ -73,7 +78,7 @@ export function transition(o: Outage, e: OutageEvent, times: OutageTimes): Outag
       if (s.kind === 'restoring-settle' && e.now < s.until) return o;
       let until = 0;
       // Redis restarted without its data a moment ago: every replica reconnecting now waits, not only the first.
-      if (o.everConnected && e.now - e.epochCreatedAt < times.settleMs) until = e.epochCreatedAt + times.settleMs;
+      if (o.sawOutage && e.now - e.epochCreatedAt < times.settleMs) until = e.epochCreatedAt + times.settleMs;
       // After an outage longer than a window, replicas admitted calls on their own (their shares) that Redis
       // has not seen, even if it kept its data: wait once, so that every replica writes them back.
       if (s.kind !== 'restoring-settle' && e.now - s.since >= times.windowMs) until = Math.max(until, e.now + times.settleMs);
@@ -81,7 +86,7 @@ export function transition(o: Outage, e: OutageEvent, times: OutageTimes): Outag
         const share = s.kind === 'restoring-settle' ? s.share : s.kind === 'degraded-share';
         return { ...o, state: { kind: 'restoring-settle', since: s.since, until, share } };
       }
-      return { state: { kind: 'connected' }, retryAt: 0, everConnected: true };
+      return { state: { kind: 'connected' }, retryAt: 0, sawOutage: true };
     }
   }
 }

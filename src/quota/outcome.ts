@@ -10,6 +10,8 @@ export interface Slot {
   readonly t: number;
   /** True when Redis admitted it (its end is then written back there too). */
   readonly shared: boolean;
+  /** The share log it counts in (`shared` or a reserved client's name); undefined for an app without reserves. */
+  readonly sub?: string;
 }
 
 /**
@@ -23,6 +25,8 @@ export interface QuotaAllowed {
   readonly kind: 'allowed';
   readonly slot: Slot;
   readonly state: QuotaState;
+  /** Set when the caller waited for this slot (Prefer: wait): how long. */
+  readonly waitedMs?: number;
 }
 
 export interface QuotaRefused {

@@ -5,20 +5,25 @@ import { buildEnvelope, GatewayError, type EnvelopeFields } from '../errors.js';
 import { authenticate, authorizeApp } from '../http/auth.js';
 import { notFound, respondWithError } from '../http/errors.js';
 import type { Pipeline } from '../pipeline.js';
+import { applyHeaders, preferredWaitSeconds } from '../quota/headers.js';
 import { toExpressPath, type RouteSpec } from './types.js';
 
 export interface RouterDeps {
   config: Config;
   specs: readonly RouteSpec[];
   pipeline: Pipeline;
+  /** Per-client request rate (src/http/client-rate-limit.ts), right after the key check; absent = none. */
+  clientRateLimit?: express.RequestHandler;
 }
 
 const METHOD = { GET: 'get', POST: 'post', PUT: 'put', DELETE: 'delete' } as const;
 
-export function buildV1Router({ config, specs, pipeline }: RouterDeps): Router {
+export function buildV1Router({ config, specs, pipeline, clientRateLimit }: RouterDeps): Router {
   const v1 = express.Router();
   // Every /v1 call needs a key, even one to a route that does not exist.
   v1.use(authenticate(config.clients));
+  // Before body parsing and validation: a runaway caller is refused at the cost of one Redis round trip.
+  if (clientRateLimit) v1.use(clientRateLimit);
   const perApp = express.Router({ mergeParams: true });
   v1.use('/apps/:appId', authorizeApp(config.apps), perApp);
 
@@ -55,6 +60,14 @@ export function buildV1Router({ config, specs, pipeline }: RouterDeps): Router {
       // Only a cached GET reads them (contract §13); Node has already joined repeated Cache-Control lines.
       const cacheControl = spec.cache ? req.headers['cache-control'] : undefined;
       const pragma = spec.cache ? req.headers.pragma : undefined;
+      const preferWait = preferredWaitSeconds(req.get('prefer'));
+      // A caller that leaves stops waiting for a slot (Prefer: wait).
+      const gone = preferWait === undefined ? undefined : new AbortController();
+      if (gone) {
+        res.once('close', () => {
+          if (!res.writableFinished) gone.abort();
+        });
+      }
       const answer = await pipeline.run({
         spec,
         appId: appId as string,
@@ -67,8 +80,9 @@ export function buildV1Router({ config, specs, pipeline }: RouterDeps): Router {
         ...(pragma !== undefined && { pragma }),
         startedAt: res.locals.startedAt,
         log: res.locals.log,
+        ...(preferWait !== undefined && gone && { preferWait, signal: gone.signal }),
       });
-      for (const [k, v] of Object.entries(answer.headers)) res.setHeader(k, v);
+      applyHeaders(res, answer.headers);
       if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
       respond(res, answer.status, answer.body);
     };

@@ -61,13 +61,14 @@ export class TokenManager {
   }
 
   /** A valid access token for `appId`, or why there is none; from memory in the steady state, with no I/O. */
-  async get(appId: string, deadline: number): Promise<TokenOutcome> {
+  /** `client`: whose request needs it; a login or refresh may take that client's reserve when nothing else is free (contract §11). */
+  async get(appId: string, deadline: number, client?: string): Promise<TokenOutcome> {
     const now = Date.now();
     const t = this.local.get(appId);
     if (t && now < t.renewAt) return { ok: true, token: t.accessToken };
     if (t && now < t.expiresAt - EXPIRY_GUARD_MS) {
       // Still good: renew behind the caller's back instead of making it wait.
-      this.renew(appId).then(
+      this.renew(appId, undefined, client).then(
         (r) => {
           if (!r.ok) this.o.logger.warn({ app: appId, reason: r.reason }, 'background token renewal failed');
         },
@@ -75,7 +76,7 @@ export class TokenManager {
       );
       return { ok: true, token: t.accessToken };
     }
-    const r = await this.renew(appId, deadline);
+    const r = await this.renew(appId, deadline, client);
     return r.ok ? { ok: true, token: r.stored.accessToken } : r;
   }
 
@@ -95,10 +96,11 @@ export class TokenManager {
   }
 
   /** In-process single flight: one renewal per app per process; the cross-replica lock is inside. */
-  private renew(appId: string, deadline?: number): Promise<Acquired> {
+  private renew(appId: string, deadline?: number, client?: string): Promise<Acquired> {
     let p = this.inflight.get(appId);
     if (!p) {
-      p = this.acquire(appId).finally(() => this.inflight.delete(appId));
+      // The first request's client is the one whose request needs the renewal; the others share its result.
+      p = this.acquire(appId, client).finally(() => this.inflight.delete(appId));
       this.inflight.set(appId, p);
     }
     // A caller that gives up while this process's own login or refresh is still out has met a slow
@@ -121,7 +123,7 @@ export class TokenManager {
    * renew; otherwise wait for the holder's change notice (or the lock's expiry, if the holder died).
    * Bounded by the lock's lifetime and the platform deadline, not by any caller.
    */
-  private async acquire(appId: string): Promise<Acquired> {
+  private async acquire(appId: string, client?: string): Promise<Acquired> {
     const { store, lockTtlMs } = this.o;
     const owner = `${this.o.replicaId}:${randomUUID()}`;
     const giveUpAt = Date.now() + this.o.waitLimitMs;
@@ -131,7 +133,7 @@ export class TokenManager {
       try {
         stored = await store.get(appId);
       } catch (err) {
-        return this.withoutStore(appId, err);
+        return this.withoutStore(appId, err, client);
       }
       const now = Date.now();
       if (this.usable(stored, appId, now, true)) return this.adopt(appId, stored);
@@ -141,13 +143,13 @@ export class TokenManager {
       try {
         locked = await store.tryLock(appId, owner, lockTtlMs);
       } catch (err) {
-        return this.withoutStore(appId, err);
+        return this.withoutStore(appId, err, client);
       }
       if (locked) {
         try {
           const again = await store.get(appId).catch(() => stored);
           if (this.usable(again, appId, Date.now(), true)) return this.adopt(appId, again);
-          const fresh = await this.obtain(appId, again ?? stored);
+          const fresh = await this.obtain(appId, again ?? stored, client);
           if (!fresh.ok) return fresh;
           // The platform has issued it, so it is the app's only valid token now: use it even if it
           // cannot be shared (the others will meet 1010005 and come back through the store).
@@ -172,14 +174,14 @@ export class TokenManager {
    * The store is unreachable. One replica may log in on its own; several must not (each login
    * revokes the others' tokens), so they serve from memory while it lasts and refuse after.
    */
-  private async withoutStore(appId: string, err: unknown): Promise<Acquired> {
+  private async withoutStore(appId: string, err: unknown, client?: string): Promise<Acquired> {
     const t = this.local.get(appId);
     if (this.usable(t ?? null, appId, Date.now(), false)) return { ok: true, stored: t as StoredToken };
     if (this.o.replicas > 1) {
       this.o.logger.warn({ app: appId, err }, 'token store unreachable and no usable token in memory');
       return { ok: false, reason: 'store-outage', retryAfterMs: STORE_RETRY_MS };
     }
-    const fresh = await this.obtain(appId, t ?? null);
+    const fresh = await this.obtain(appId, t ?? null, client);
     return fresh.ok ? this.adopt(appId, fresh.stored) : fresh;
   }
 
@@ -199,22 +201,22 @@ export class TokenManager {
   }
 
   /** Refresh if we hold a refresh token, a fresh login otherwise or if refreshing fails. Each is a platform call and takes a quota slot. */
-  private async obtain(appId: string, previous: StoredToken | null): Promise<Acquired> {
+  private async obtain(appId: string, previous: StoredToken | null, client?: string): Promise<Acquired> {
     this.calling.add(appId);
     try {
-      const r = await this.obtainFromPlatform(appId, previous);
+      const r = await this.obtainFromPlatform(appId, previous, client);
       return r.ok ? { ok: true, stored: this.stored(appId, r.grant) } : r;
     } finally {
       this.calling.delete(appId);
     }
   }
 
-  private async obtainFromPlatform(appId: string, previous: StoredToken | null): Promise<Obtained> {
+  private async obtainFromPlatform(appId: string, previous: StoredToken | null, client?: string): Promise<Obtained> {
     const app = this.o.apps.get(appId);
     if (!app) return { ok: false, reason: 'unknown-app' };
     const deadline = Date.now() + this.o.loginDeadlineMs;
     if (previous?.refreshToken && Date.now() < previous.expiresAt) {
-      const slot = await this.o.limiter.take(appId);
+      const slot = await this.o.limiter.take(appId, { client, kind: 'token' });
       if (slot.kind === 'refused') return { ok: false, reason: 'quota-refused', quota: slot };
       try {
         const grant = await this.o.client
@@ -230,7 +232,7 @@ export class TokenManager {
         this.o.logger.info({ app: appId, platformCode: err.platformCode }, 'token refresh refused; logging in');
       }
     }
-    const slot = await this.o.limiter.take(appId);
+    const slot = await this.o.limiter.take(appId, { client, kind: 'token' });
     if (slot.kind === 'refused') return { ok: false, reason: 'quota-refused', quota: slot };
     try {
       const grant = await this.o.client.login(appId, app.secret, deadline).finally(() => this.o.limiter.done(slot.slot));

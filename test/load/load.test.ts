@@ -169,7 +169,9 @@ const NOISY_APP = app('noisy', 10);
 const QUIET_APP = app('quiet', 1_000_000);
 // The polling workload's app has the platform's default quota: the cache is what lets it serve its pollers.
 const POLL_APP = app('poll', 100);
-const ALL_APPS = [...STEADY_APPS, STORM_APP, NOISY_APP, QUIET_APP, POLL_APP];
+/** One app shared by a flooding client and a client with a reserve (contract §11). */
+const SHARED_APP = app('shared', 20);
+const ALL_APPS = [...STEADY_APPS, STORM_APP, NOISY_APP, QUIET_APP, POLL_APP, SHARED_APP];
 
 /** Two replicas sharing one Redis and one key prefix, as in production. */
 async function twoReplicas(sim: TestSimulator, redis: TestRedis, extra: Record<string, string>): Promise<ChildGateway[]> {
@@ -354,6 +356,46 @@ describe('load', function () {
       await noisy.close();
       await quiet.close();
       await stopAll(gws);
+    }
+  });
+
+  it('noisy neighbour within one app: a flooding client cannot take the reserve of another client of the same app (contract §11)', async () => {
+    const KEY_FLOOD = 'load-key-flooding-client-0123456789';
+    const KEY_PORTAL = 'load-key-reserved-portal-0123456789';
+    await sim.control('config', { ratePerMinute: SHARED_APP.ratePerMinute, windowMs: 60_000 });
+    const gws = await twoReplicas(sim, redis, {
+      PLATFORM_APPS: JSON.stringify([SHARED_APP]),
+      GATEWAY_CLIENTS: JSON.stringify([
+        // Its own request rate is cut too: past 1,000 a minute it is refused before the app quota is even asked.
+        { name: 'analytics', key: KEY_FLOOD, apps: [SHARED_APP.appId], rateLimit: { requests: 1000, windowSec: 60 } },
+        { name: 'ops-portal', key: KEY_PORTAL, apps: [SHARED_APP.appId], reserve: { [SHARED_APP.appId]: 8 } },
+      ]),
+    });
+    const flooder = loadClient(48);
+    const portal = loadClient(2);
+    const url = (i: number) => `${(gws[i % 2] as ChildGateway).url}/v1/apps/${SHARED_APP.appId}/packages`;
+    try {
+      const [flood, service] = await Promise.all([
+        drive(3000, 96, 60_000, (i) => flooder.send({ url: url(i), key: KEY_FLOOD })),
+        sleep(1000).then(() => drive(8, 2, 60_000, (i) => portal.send({ url: url(i), key: KEY_PORTAL }))),
+      ]);
+      assert.equal(flood.timedOut || service.timedOut, false);
+      assert.deepEqual(histogram(service.answers), { 200: 8 }, `the reserved client paid for the flood: ${outcomes(service.answers)}\n${warnings(gws)}`);
+      const h = histogram(flood.answers);
+      assert.equal((h[200] ?? 0) + (h[429] ?? 0), 3000, `statuses ${JSON.stringify(h)}`);
+      assert.ok((h[200] ?? 0) <= SHARED_APP.ratePerMinute - 8, `the flood got ${h[200]} of the unreserved ${SHARED_APP.ratePerMinute - 8}`);
+      const codes = new Set(flood.answers.filter((a) => a.status === 429).map((a) => a.body?.error?.code));
+      assert.deepEqual([...codes].sort(), ['CLIENT_RATE_LIMITED', 'RATE_LIMITED'], 'both limits refused the flood');
+
+      const { log } = await sim.calls();
+      const calls = callsOf(log, SHARED_APP.appId);
+      assert.ok(maxInAnyWindow(calls.map((c) => c.at), 60_000) <= SHARED_APP.ratePerMinute, `${calls.length} platform calls within a minute`);
+      assert.ok(!calls.some((c) => c.errorCode === '1010009'), 'the platform had to throttle the gateway');
+    } finally {
+      await flooder.close();
+      await portal.close();
+      await stopAll(gws);
+      await sim.control('config', { ratePerMinute: 1_000_000 });
     }
   });
 
