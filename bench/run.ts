@@ -168,7 +168,7 @@ const tsxRuntime = (note: string): Runtime => ({ kind: 'tsx', args: (rel) => ['-
 
 function prepareRuntime(): Runtime {
   if (KNOBS.runtime === 'tsx') return tsxRuntime('tsx (BENCH_RUNTIME=tsx)');
-  const inputs = [...sourceFiles(path.join(ROOT, 'src')), path.join(ROOT, 'bench', 'bare-proxy.ts'), path.join(ROOT, 'tsconfig.json')];
+  const inputs = [...sourceFiles(path.join(ROOT, 'src')), path.join(ROOT, 'bench', 'bare-proxy.ts'), path.join(ROOT, 'bench', 'floor.ts'), path.join(ROOT, 'tsconfig.json')];
   const hash = createHash('sha256');
   for (const file of inputs.sort()) hash.update(file).update(readFileSync(file));
   const dir = path.join(os.tmpdir(), 'iot-bff-bench', hash.digest('hex').slice(0, 16));
@@ -187,7 +187,7 @@ function prepareRuntime(): Runtime {
       JSON.stringify({
         extends: path.join(ROOT, 'tsconfig.json'),
         compilerOptions: { rootDir: ROOT, outDir: path.join(work, 'dist'), types: ['node'], sourceMap: false },
-        include: [path.join(ROOT, 'src'), path.join(ROOT, 'bench', 'bare-proxy.ts')],
+        include: [path.join(ROOT, 'src'), path.join(ROOT, 'bench', 'bare-proxy.ts'), path.join(ROOT, 'bench', 'floor.ts')],
       }),
     );
     process.stdout.write('compiling the sources for the bench (once per version of them)…\n');
@@ -244,7 +244,7 @@ const INVALID_TASK = JSON.stringify({
 });
 
 interface Target {
-  id: 'direct' | 'bare' | 'forward' | 'memory' | 'hit' | 'limited' | 'clientLimited' | 'invalid';
+  id: 'direct' | 'bare' | 'floor' | 'forward' | 'memory' | 'hit' | 'limited' | 'clientLimited' | 'invalid';
   label: string;
   /** The process whose CPU and RSS are this target's. */
   proc: Proc;
@@ -258,7 +258,7 @@ interface Target {
 }
 
 async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis: Watched; gateway: Proc }> {
-  const [simPort, barePort, gwPort, memPort, cachePort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [simPort, barePort, gwPort, memPort, cachePort, floorPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   // The tests' own throwaway redis-server (test/helpers/servers.ts), never the machine's.
   const testRedis = await startRedis({ own: true });
   stoppers.push(() => testRedis.close());
@@ -284,6 +284,8 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
     { BARE_PROXY_PORT: String(barePort), BARE_PROXY_UPSTREAM: simUrl },
     `http://127.0.0.1:${barePort}`,
   );
+  // The floor (issue 15): the least any Express-based refusal costs on this machine, measured in the same run.
+  const floor = start('floor', process.execPath, rt.args('bench/floor.ts'), { FLOOR_PORT: String(floorPort) }, `http://127.0.0.1:${floorPort}`);
   await until('simulator', httpOk(`${simUrl}/healthz`));
 
   if (KNOBS.cpuProf) mkdirSync(path.join(RESULTS, 'profiles'), { recursive: true });
@@ -400,6 +402,16 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
       headers: gwHeaders,
       // Once a minute the entry expires and one request forwards (and stores it again).
       expect: [200],
+    },
+    {
+      id: 'floor',
+      label: 'floor: Express 5 + request id + helmet, one 429',
+      proc: floor,
+      origin: floor.url,
+      path: `/v1/apps/${APPS.limited.appId}/packages`,
+      method: 'GET',
+      headers: gwHeaders,
+      expect: [429],
     },
     {
       id: 'limited',
@@ -712,6 +724,8 @@ function report(
       cpuUs: paired((r) => S('forward', r).cpuUs.server - S('memory', r).cpuUs.server),
     },
     limitedThroughputVsForward: paired((r) => S('limited', r).rps / S('forward', r).rps),
+    limitedVsFloor: paired((r) => S('limited', r).rps / S('floor', r).rps),
+    clientLimitedVsFloor: paired((r) => S('clientLimited', r).rps / S('floor', r).rps),
     clientLimitedVsLimited: {
       rps: paired((r) => S('clientLimited', r).rps / S('limited', r).rps),
       cpuUs: paired((r) => S('clientLimited', r).cpuUs.server / S('limited', r).cpuUs.server),
@@ -726,6 +740,8 @@ function report(
     { target: 'forwarding adds ≤ 1.5 ms at p50 over the bare proxy (light load)', value: ratios.gatewayOverBare.p50Ms, limit: 1.5, unit: 'ms', met: ratios.gatewayOverBare.p50Ms <= 1.5 },
     { target: 'forwarding adds ≤ 10 ms at p99 over the bare proxy (light load)', value: ratios.gatewayOverBare.p99Ms, limit: 10, unit: 'ms', met: ratios.gatewayOverBare.p99Ms <= 10 },
     { target: '429 path ≥ 3× forwarding throughput', value: ratios.limitedThroughputVsForward, limit: 3, unit: '×', met: ratios.limitedThroughputVsForward >= 3 },
+    { target: '429 path (app quota spent) ≥ 80% of the floor\'s req/s', value: ratios.limitedVsFloor, limit: 0.8, unit: '× the floor', met: ratios.limitedVsFloor >= 0.8 },
+    { target: 'client-limited 429 ≥ 80% of the floor\'s req/s', value: ratios.clientLimitedVsFloor, limit: 0.8, unit: '× the floor', met: ratios.clientLimitedVsFloor >= 0.8 },
     {
       // As cheap = at least its throughput (within 5 %, the rounds' noise) for no more server CPU per request.
       target: 'client-limited 429 at least as cheap as the quota 429',
@@ -735,7 +751,7 @@ function report(
       met: ratios.clientLimitedVsLimited.rps >= 0.95 && ratios.clientLimitedVsLimited.cpuUs <= 1.05,
     },
     { target: 'validation-failure path ≥ 3× forwarding throughput', value: ratios.invalidThroughputVsForward, limit: 3, unit: '×', met: ratios.invalidThroughputVsForward >= 3 },
-    { target: 'gateway peak RSS ≤ 200 MB', value: gatewayHwmMb, limit: 200, unit: 'MB', met: gatewayHwmMb <= 200 },
+    { target: 'gateway peak RSS ≤ 180 MB (issue 15; was 200)', value: gatewayHwmMb, limit: 180, unit: 'MB', met: gatewayHwmMb <= 180 },
     {
       target: 'cache hit costs less than a forward (gateway CPU µs/req, hit ÷ forward)',
       value: ratios.hitCpuVsForward,
@@ -748,11 +764,12 @@ function report(
   const vs: Record<Target['id'], string> = {
     direct: 'baseline',
     bare: `+${f(ratios.bareOverDirect.p50Ms)} / +${f(ratios.bareOverDirect.p99Ms)} ms over direct`,
+    floor: 'the least an Express refusal costs',
     forward: `+${f(ratios.gatewayOverBare.p50Ms)} / +${f(ratios.gatewayOverBare.p99Ms)} ms over bare proxy`,
     memory: `Redis quota+token add ${f(ratios.redisLimiterCost.p50Ms)} / ${f(ratios.redisLimiterCost.p99Ms)} ms, ${f(ratios.redisLimiterCost.cpuUs, 0)} µs CPU`,
     hit: `${f(ratios.hitThroughputVsForward, 1)}× forwarding req/s, ${f(ratios.hitCpuVsForward)}× its CPU`,
-    limited: `${f(ratios.limitedThroughputVsForward, 1)}× forwarding req/s`,
-    clientLimited: `${f(ratios.clientLimitedVsLimited.rps, 2)}× the quota 429's req/s, ${f(ratios.clientLimitedVsLimited.cpuUs, 2)}× its CPU`,
+    limited: `${f(ratios.limitedThroughputVsForward, 1)}× forwarding req/s, ${f(ratios.limitedVsFloor, 2)}× the floor`,
+    clientLimited: `${f(ratios.clientLimitedVsLimited.rps, 2)}× the quota 429's req/s, ${f(ratios.clientLimitedVsLimited.cpuUs, 2)}× its CPU, ${f(ratios.clientLimitedVsFloor, 2)}× the floor`,
     invalid: `${f(ratios.invalidThroughputVsForward, 1)}× forwarding req/s`,
   };
   const header = [
