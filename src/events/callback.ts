@@ -40,6 +40,11 @@ export interface CallbackDeps {
   bodyLimit: string | number;
   metrics?: EventMetrics;
   logger?: Logger;
+  /**
+   * Called once per newly stored event (not for duplicates), after it is stored and before the 200, e.g. to
+   * drop cached answers the event makes stale. Its failure never fails the callback: the event is stored.
+   */
+  onEvent?: (appId: string, notifyType: string, body: Record<string, unknown>) => void | Promise<void>;
 }
 
 /**
@@ -53,9 +58,9 @@ export function createCallbackRouter(deps: CallbackDeps): Router {
   const checkToken = (req: Request, res: Response, next: NextFunction): void => {
     const appId = String(req.params.appId);
     const token = String(req.params.token);
-    // The access log prints req.path: hide the token there (it is a credential) for every answer below.
-    req.url = req.url.replace(/\/[^/?]*(\?.*)?$/, '/[token]$1');
+    // The access log prints the path: it names the route and the app instead of the token (a credential).
     res.locals.route = 'callback';
+    res.locals.logPath = `/callbacks/${appId}/[token]`;
     // The token is checked for unknown apps too, so that timing does not tell which apps exist.
     const ok = tokenMatches(deps.secret, appId, token);
     if (!ok || !deps.hasApp(appId)) {
@@ -97,6 +102,13 @@ export function createCallbackRouter(deps: CallbackDeps): Router {
       throw new GatewayError('SERVICE_UNAVAILABLE', { message: 'The event could not be stored.', retryAfter: 1, cause: err });
     }
     deps.metrics?.received.inc({ notify_type: label, outcome: stored.duplicate ? 'duplicate' : 'stored' });
+    if (!stored.duplicate && deps.onEvent) {
+      try {
+        await deps.onEvent(appId, notifyType, parsed as Record<string, unknown>);
+      } catch (err) {
+        deps.logger?.warn({ appId, notifyType, err }, 'event hook failed (the event is stored)');
+      }
+    }
     res.status(200).json({ id: stored.id, duplicate: stored.duplicate });
   });
   return r;
