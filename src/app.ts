@@ -4,7 +4,12 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import { Events } from './events/index.js';
+import { isGatewayCallbackUrl } from './events/callback.js';
+import { eventInvalidator } from './events/invalidation.js';
+import { SubscriptionManager } from './events/subscriptions.js';
 import { createForwarder } from './forward.js';
+import { authenticate, authorizeApp } from './http/auth.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { buildDocsRouter } from './http/docs.js';
 import { buildOpsRouter } from './http/ops.js';
@@ -12,7 +17,7 @@ import { requestContext } from './http/request-context.js';
 import { Idempotency, MemoryIdempotencyBackend, RedisIdempotencyBackend } from './idempotency.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { createPipeline } from './pipeline.js';
+import { createPipeline, type CallbackInjection } from './pipeline.js';
 import { CircuitBreaker } from './platform/breaker.js';
 import { createPlatformClient, type PlatformClient } from './platform/client.js';
 import { createCodeCatalog } from './platform/codes.js';
@@ -28,6 +33,9 @@ import { MemoryTokenStore, RedisTokenStore, type TokenStore } from './tokens/sto
 
 
 
+/** The GET cache's invalidate, for events that say a resource changed (contract §13); set where the cache is built. */
+const eventCacheInvalidate: ((appId: string, tags: readonly string[]) => Promise<unknown>) | undefined = undefined;
+
 export interface Gateway {
   app: Express;
   /** Every route served, from the registered families. */
@@ -36,6 +44,9 @@ export interface Gateway {
   metrics: Metrics;
   limiter: QuotaLimiter;
   tokens: TokenManager;
+  /** Present while events are on (Redis and CALLBACK_BASE_URL). */
+  events: Events | undefined;
+  subscriptions: SubscriptionManager | undefined;
   /** Connects to Redis (waiting at most `ms`); true if connected. The gateway serves either way. */
   connect(ms: number): Promise<boolean>;
   /** Marks the gateway as draining: /readyz turns 503 so that load balancers stop sending. */
@@ -100,9 +111,56 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     metrics,
   );
 
-  const pipeline = createPipeline({ config, forwarder, idempotency });
+  // Events (contract §10): on with Redis and CALLBACK_BASE_URL (the configuration refuses one without the other).
+  const events =
+    redis && config.callbackBaseUrl && config.callbackSecret
+      ? new Events({
+          redis,
+          keyPrefix: config.redisKeyPrefix,
+          logger,
+          registry: metrics.registry,
+          callbackSecret: config.callbackSecret,
+          callbackBaseUrl: config.callbackBaseUrl,
+          apps: config.apps,
+          bodyLimit: config.bodyLimit,
+          allowedHosts: config.webhookAllowedHosts,
+          ...(config.tokenEncryptionKeys.length > 0 ? { sealKeys: config.tokenEncryptionKeys } : {}),
+          stream: { maxLen: config.eventsMaxLen, maxAgeMs: config.eventsMaxAgeMs, dedupeMs: config.eventsDedupeMs },
+          delivery: { attemptTimeoutMs: config.webhookTimeoutMs, leaseMs: config.webhookClaimIdleMs, claimIdleMs: config.webhookClaimIdleMs },
+          sse: { heartbeatMs: config.sseHeartbeatMs, maxStreamsPerClient: config.sseMaxStreams },
+          instanceId: replicaId,
+          onWebhooksChanged: (appId) => subscriptions?.reconcile(appId),
+          // The cache's invalidate, once the GET cache is wired here: (appId, tags) => cache.invalidate(appId, tags).
+          onEvent: eventInvalidator(eventCacheInvalidate),
+        })
+      : undefined;
+  const subscriptions =
+    events && redis
+      ? new SubscriptionManager({
+          redis,
+          keyPrefix: config.redisKeyPrefix,
+          forwarder,
+          logger,
+          apps: () => config.apps.keys(),
+          callbackUrl: (appId) => events.callbackUrl(appId),
+          wanted: (appId) => events.wantedNotifyTypes(appId),
+          platformTimeoutMs: config.platformTimeoutMs,
+          owner: replicaId,
+        })
+      : undefined;
+  const callbacks: CallbackInjection | undefined =
+    events && config.callbackBaseUrl
+      ? { urlOf: (appId) => events.callbackUrl(appId), isGateways: (url) => isGatewayCallbackUrl(config.callbackBaseUrl as string, url) }
+      : undefined;
+
+  const pipeline = createPipeline({ config, forwarder, idempotency, ...(callbacks ? { callbacks } : {}) });
 
   let draining = false;
+  let eventsStopped: Promise<void> | undefined;
+  const stopEvents = async (): Promise<void> => {
+    await subscriptions?.stop();
+    await events?.stop(Math.min(config.shutdownTimeoutMs, config.webhookTimeoutMs));
+  };
   const readiness = async (): Promise<string[]> => {
     const reasons: string[] = [];
     if (draining) reasons.push('shutting down');
@@ -129,6 +187,16 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     }),
   );
   app.use(buildDocsRouter());
+  if (events) {
+    // The platform has no API key: the callback's path token is its credential.
+    app.use(events.callbackRouter());
+    // Before the families' router, whose 404 would otherwise answer these paths.
+    // Authenticated here only on the events' own paths, so that the families' calls are not checked twice.
+    const eventsApi = express.Router({ mergeParams: true });
+    eventsApi.use(['/webhooks', '/events'], authenticate(config.clients), authorizeApp(config.apps));
+    eventsApi.use(events.apiRouter());
+    app.use('/v1/apps/:appId', eventsApi);
+  }
   app.use('/v1', buildV1Router({ config, specs: routes, pipeline }));
   app.use(notFound);
   app.use(errorHandler());
@@ -140,16 +208,24 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     metrics,
     limiter,
     tokens,
+    events,
+    subscriptions,
     async connect(ms) {
       if (!redis || !subscriber) return true;
       const [main] = await Promise.all([connectWithin(redis, ms), connectWithin(subscriber, ms)]);
+      // Started whether or not Redis answered: both retry on their own until it does.
+      await events?.start();
+      subscriptions?.start();
       return main;
     },
     drain() {
       draining = true;
+      // Ends SSE streams (which would hold the server's close) and lets delivery attempts in flight finish.
+      eventsStopped ??= stopEvents();
     },
     async close() {
       draining = true;
+      await (eventsStopped ??= stopEvents());
       await store.close();
       client.close();
       for (const r of [subscriber, redis]) {

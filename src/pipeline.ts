@@ -1,5 +1,7 @@
 // One call through the gateway, whichever front received it: validation, idempotency, forwarding, the answer's shape.
 import type { Config } from './config.js';
+import { GatewayError } from './errors.js';
+import { scrubCallbackUrls } from './events/callback.js';
 import type { Forwarder } from './forward.js';
 import { Idempotency } from './idempotency.js';
 import type { Logger } from './logger.js';
@@ -35,16 +37,32 @@ export interface Pipeline {
   run(call: Call): Promise<Answer>;
 }
 
-export function createPipeline(deps: { config: Config; forwarder: Forwarder; idempotency: Idempotency }): Pipeline {
-  const { config, forwarder, idempotency } = deps;
+/** While events are on: the gateway's callback for commands (contract §10), and how to recognise it in answers. */
+export interface CallbackInjection {
+  /** The app's callback URL (holds a secret token: never logged, never answered). */
+  urlOf(appId: string): string;
+  isGateways(url: string): boolean;
+}
+
+export function createPipeline(deps: { config: Config; forwarder: Forwarder; idempotency: Idempotency; callbacks?: CallbackInjection }): Pipeline {
+  const { config, forwarder, idempotency, callbacks } = deps;
   return {
     async run(call) {
       const { spec, appId } = call;
+      const withCallback = callbacks !== undefined ? spec.platform.callbackUrl : undefined;
+      if (withCallback === 'body' && hasOwn(call.body, 'callbackUrl')) {
+        // The gateway's callback is the only one while events are on: a caller's would take the command's pushes away from it.
+        throw new GatewayError('VALIDATION_FAILED', {
+          message: 'The gateway sets callbackUrl while events are on; subscribe with a webhook instead.',
+          details: [{ field: 'callbackUrl', message: '"callbackUrl" is set by the gateway' }],
+        });
+      }
       const input = validateRequest(spec, { params: call.params, query: call.query, body: spec.body ? call.body : undefined });
       const deadline = call.startedAt + config.platformTimeoutMs;
       const headers: Record<string, string> = {};
       const send = async () => {
         const platform = toPlatform(spec, appId, input);
+        if (withCallback === 'body' && callbacks) platform.body = { ...(platform.body as Record<string, unknown>), callbackUrl: callbacks.urlOf(appId) };
         const r = await forwarder.forward(spec, {
           appId,
           params: input.params,
@@ -54,7 +72,8 @@ export function createPipeline(deps: { config: Config; forwarder: Forwarder; ide
           log: call.log,
         });
         Object.assign(headers, r.headers);
-        return { status: spec.successStatus, body: spec.shapeResponse ? spec.shapeResponse(r.body) : r.body };
+        const shaped = spec.shapeResponse ? spec.shapeResponse(r.body) : r.body;
+        return { status: spec.successStatus, body: withCallback && callbacks ? scrubCallbackUrls(shaped, callbacks.isGateways) : shaped };
       };
       const key = spec.idempotencyKey ? call.idempotencyKey : undefined;
       if (key === undefined) return { ...(await send()), headers };
@@ -69,3 +88,6 @@ export function createPipeline(deps: { config: Config; forwarder: Forwarder; ide
     },
   };
 }
+
+const hasOwn = (body: unknown, key: string): boolean =>
+  typeof body === 'object' && body !== null && !Array.isArray(body) && Object.prototype.hasOwnProperty.call(body, key);

@@ -30,6 +30,40 @@ export function tokenMatches(secret: string, appId: string, token: string): bool
   return timingSafeEqual(want, got.length === want.length ? got : want) && got.length === want.length;
 }
 
+/**
+ * The answer with every `callbackUrl` field that `isGateways` recognises removed, at any depth (command
+ * bodies, batch details). Other values, a caller's own URL from before events were on, stay. Returns a copy
+ * only where something changed.
+ */
+export function scrubCallbackUrls(value: unknown, isGateways: (url: string) => boolean, depth = 0): unknown {
+  if (depth > 32 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    let changed = false;
+    const out = value.map((v) => {
+      const w = scrubCallbackUrls(v, isGateways, depth + 1);
+      if (w !== v) changed = true;
+      return w;
+    });
+    return changed ? out : value;
+  }
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const drop = (k === 'callbackUrl' || k === 'callbackurl') && typeof v === 'string' && isGateways(v);
+    const w = drop ? undefined : scrubCallbackUrls(v, isGateways, depth + 1);
+    if (drop || w !== v) {
+      out ??= { ...(value as Record<string, unknown>) };
+      if (drop) delete out[k];
+      else out[k] = w;
+    }
+  }
+  return out ?? value;
+}
+
+/** Whether a URL is one of the gateway's callback URLs (under CALLBACK_BASE_URL's /callbacks/), whatever the app or token. */
+export function isGatewayCallbackUrl(baseUrl: string, url: string): boolean {
+  return url.startsWith(`${baseUrl.replace(/\/+$/, '')}/callbacks/`);
+}
+
 export interface CallbackDeps {
   store: EventStore;
   /** CALLBACK_SECRET (≥ 32 characters; checked by the configuration). */
