@@ -12,15 +12,10 @@ import {
   type TestRedis,
   type TestSimulator,
 } from './helpers/fixtures.js';
+import { platformCallsSince, urlOf } from './helpers/routes.js';
 
 const DATA = '/iocm/app/data';
 const byId = new Map(ROUTES.map((r) => [r.id, r]));
-
-function urlOf(routeId: string, params: Record<string, string> = {}, app = 'app-a'): string {
-  const spec = byId.get(routeId);
-  assert.ok(spec, `no route ${routeId}`);
-  return `/v1/apps/${app}${spec.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''))}`;
-}
 
 interface Case {
   name: string;
@@ -67,10 +62,7 @@ describe('data routes', () => {
   const key = KEYS.all;
   const report = (body: object) => sim.control(`devices/${deviceId}/data`, body);
 
-  async function platformCalls(since: number): Promise<SimCall[]> {
-    const { log } = await sim.calls();
-    return log.filter((c) => c.at >= since && !c.path.startsWith('/iocm/app/sec/'));
-  }
+  const platformCalls = (since: number): Promise<SimCall[]> => platformCallsSince(sim, since);
 
   describe('forwarding and statuses', () => {
     it('GET /devices/{deviceId}/history → GET deviceDataHistory?deviceId=…; 200 with what the device reported', async () => {

@@ -12,17 +12,11 @@ import {
   type TestRedis,
   type TestSimulator,
 } from './helpers/fixtures.js';
+import { platformCallsSince, urlOf } from './helpers/routes.js';
 
 const REG = '/iocm/app/reg/v1.1.0';
 const DM = '/iocm/app/dm/v1.4.0';
 const byId = new Map(ROUTES.map((r) => [r.id, r]));
-
-/** The gateway URL of a route, each path parameter encoded so that the gateway sees exactly the value. */
-function urlOf(routeId: string, params: Record<string, string> = {}, app = 'app-a'): string {
-  const spec = byId.get(routeId);
-  assert.ok(spec, `no route ${routeId}`);
-  return `/v1/apps/${app}${spec.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''))}`;
-}
 
 interface Case {
   name: string;
@@ -132,11 +126,7 @@ describe('devices routes', () => {
   const api = () => request(gw.url);
   const key = KEYS.all;
 
-  /** The platform calls (not logins) the simulator saw since `since`. */
-  async function platformCalls(since: number): Promise<SimCall[]> {
-    const { log } = await sim.calls();
-    return log.filter((c) => c.at >= since && !c.path.startsWith('/iocm/app/sec/'));
-  }
+  const platformCalls = (since: number): Promise<SimCall[]> => platformCallsSince(sim, since);
 
   function assertForwarded(call: SimCall | undefined, method: string, path: string): SimCall {
     assert.ok(call, 'the platform received no call');

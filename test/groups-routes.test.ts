@@ -2,19 +2,13 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { KEYS, type SimCall, type TestGateway, type TestRedis, type TestSimulator, closeAll, startStack, ROUTES } from './helpers/fixtures.js';
+import { platformCallsSince, urlOf } from './helpers/routes.js';
 
 const GROUPS = '/iocm/app/devgroup/v1.3.0/devGroups';
 const MEMBERS = '/iocm/app/dm/v1.2.0/devices/ids';
 const ADD = '/iocm/app/dm/v1.1.0/devices/addDevGroupTagToDevices';
 const REMOVE = '/iocm/app/dm/v1.1.0/devices/deleteDevGroupTagFromDevices';
 const byId = new Map(ROUTES.map((r) => [r.id, r]));
-
-/** The gateway URL of a route, each path parameter encoded so that the gateway sees exactly the value. */
-function urlOf(routeId: string, params: Record<string, string> = {}, app = 'app-a'): string {
-  const spec = byId.get(routeId);
-  assert.ok(spec, `no route ${routeId}`);
-  return `/v1/apps/${app}${spec.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''))}`;
-}
 
 describe('groups routes', () => {
   let redis: TestRedis;
@@ -35,11 +29,7 @@ describe('groups routes', () => {
   const createGroup = async (body: object): Promise<Record<string, any>> =>
     (await api().post(urlOf('createGroup')).set('X-Api-Key', key).send(body).expect(201)).body;
 
-  /** The platform calls (not logins) the simulator saw since `since`. */
-  async function platformCalls(since: number): Promise<SimCall[]> {
-    const { log } = await sim.calls();
-    return log.filter((c) => c.at >= since && !c.path.startsWith('/iocm/app/sec/'));
-  }
+  const platformCalls = (since: number): Promise<SimCall[]> => platformCallsSince(sim, since);
 
   function assertForwarded(call: SimCall | undefined, method: string, path: string, query: Record<string, string> = {}): SimCall {
     assert.ok(call, 'the platform received no call');
@@ -279,7 +269,9 @@ describe('groups routes', () => {
         assert.equal(res.status, 400, res.text);
         assert.equal(res.body.error.code, 'VALIDATION_FAILED');
         const fields = (res.body.error.details as Array<{ field: string; platformCode?: string }>).map((d) => d.field);
-        assert.ok(fields.includes(field), `${field} not in ${JSON.stringify(fields)}`);
+        // Fields are named without their root (query/body), as every other validation detail is.
+        const name = field.replace(/^(query|body)\./, "");
+        assert.ok(fields.includes(name), `${name} not in ${JSON.stringify(fields)}`);
         // The platform documents no validation code for the group APIs: none is claimed.
         assert.equal(res.body.error.platformCode, undefined);
         assert.ok(!res.text.includes('north-1') && !res.text.includes('Nörth'), 'a message never echoes the value');

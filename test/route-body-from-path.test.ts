@@ -12,7 +12,7 @@ const base: RouteSpec = {
   method: 'POST',
   path: '/groups/{devGroupId}/members',
   platform: { method: 'POST', path: '/platform/addMembers', bodyFromPath: ['devGroupId'] },
-  body: Joi.object({ deviceIds: Joi.array().items(Joi.string()).required() }),
+  body: Joi.object({ deviceIds: Joi.array().items(Joi.string()).max(10).required() }),
   successStatus: 200,
 };
 

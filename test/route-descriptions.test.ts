@@ -6,7 +6,9 @@ import { routesOf } from '../src/families/registry.js';
 import type { Family, RouteDescription } from '../src/families/types.js';
 import { RouteDescriptionError } from '../src/routes/check.js';
 import { withPlatformCodes } from '../src/routes/validate.js';
-import { ROUTES } from './helpers/fixtures.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT, ROUTES } from './helpers/fixtures.js';
 
 const ok: RouteDescription = {
   id: 'getThing',
@@ -84,5 +86,14 @@ describe('route descriptions: checked at start', () => {
   it('refuse a family registered twice, or badly named', () => {
     assert.throws(() => routesOf([family([ok]), family([])]), /family things: registered twice/);
     assert.throws(() => routesOf([family([ok], { name: 'Things' })]), /family Things: name must be kebab-case/);
+  });
+
+  it("are all in the README's route tables, with the platform API each calls", () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    for (const r of ROUTES) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${r.method} /v1/apps/{appId}${r.path}\` |`));
+      assert.ok(row, `README lacks ${r.method} ${r.path}`);
+      assert.ok(row.includes(`\`${r.platform.method} ${r.platform.path}\``), `${r.id}: README names another platform API`);
+    }
   });
 });

@@ -13,17 +13,10 @@ import {
   startStack,
   ROUTES,
 } from './helpers/fixtures.js';
+import { platformCallsSince, urlOf } from './helpers/routes.js';
 
 const P = '/iodm/northbound/v1.5.0';
 const byId = new Map(ROUTES.map((r) => [r.id, r]));
-
-/** The gateway URL of a route, each path parameter encoded so that the gateway sees exactly the value. */
-function urlOf(routeId: string, params: Record<string, string> = {}, app = 'app-a'): string {
-  const spec = byId.get(routeId);
-  assert.ok(spec, `no route ${routeId}`);
-  const path = spec.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''));
-  return `/v1/apps/${app}${path}`;
-}
 
 describe('device-upgrade routes', () => {
   let redis: TestRedis;
@@ -38,11 +31,7 @@ describe('device-upgrade routes', () => {
   const api = () => request(gw.url);
   const key = KEYS.all;
 
-  /** The platform calls (not logins) the simulator saw since `since`. */
-  async function platformCalls(since: number): Promise<SimCall[]> {
-    const { log } = await sim.calls();
-    return log.filter((c) => c.at >= since && !c.path.startsWith('/iocm/app/sec/'));
-  }
+  const platformCalls = (since: number): Promise<SimCall[]> => platformCallsSince(sim, since);
 
   function assertForwarded(call: SimCall | undefined, method: string, path: string) {
     assert.ok(call, 'the platform received no call');

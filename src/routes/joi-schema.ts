@@ -145,12 +145,18 @@ function convertObject(d: Description, at: string): JsonSchema {
   const required: string[] = [];
   // Conditions grouped by their `if`, so that one condition requiring three keys is written once.
   const conditional = new Map<string, { if: JsonSchema; required: string[] }>();
+  // `key.when(sibling, { is, then: <schema>, otherwise?: <schema> })`: the key's shape depends on the sibling.
+  const shapes: JsonSchema[] = [];
 
   for (const [key, child] of Object.entries(d.keys ?? {})) {
     const path = at ? `${at}.${key}` : key;
     properties[key] = convert(child, path);
     if (child.flags?.presence === 'required') required.push(key);
     for (const when of child.whens ?? []) {
+      if (!isRequiredOnly(when.then)) {
+        shapes.push(whenShape(when, key, path));
+        continue;
+      }
       const condition = whenCondition(when, path);
       const id = JSON.stringify(condition);
       const entry = conditional.get(id) ?? { if: condition, required: [] };
@@ -163,6 +169,7 @@ function convertObject(d: Description, at: string): JsonSchema {
   if (required.length > 0) out.required = required;
   out.additionalProperties = d.flags?.unknown === true;
   const allOf: JsonSchema[] = [...conditional.values()].map((c) => ({ if: c.if, then: { required: c.required } }));
+  allOf.push(...shapes);
   for (const dep of d.dependencies ?? []) {
     // Joi's xor is "exactly one of"; oneOf over one `required` per peer says the same.
     if (dep.rel === 'xor') allOf.push({ oneOf: dep.peers.map((peer) => ({ required: [peer] })) });
@@ -174,17 +181,36 @@ function convertObject(d: Description, at: string): JsonSchema {
   return out;
 }
 
-/** The `if` of `key.when(sibling, { is, then: required })`; the only `when` forms the routes use. */
+/** `then: Joi.required()` and nothing else. */
+const isRequiredOnly = (then: Description | undefined): boolean =>
+  then?.type === 'any' && then.flags?.presence === 'required' && Object.keys(then).every((k) => ['type', 'flags'].includes(k));
+
+/**
+ * `key.when(sibling, { is, then: <schema>, otherwise?: <schema> })` as `if`/`then`/`else` on the key's
+ * property (a batch task's `param` has the DeviceCmd shape only when taskType is DeviceCmd).
+ */
+function whenShape(when: When, key: string, at: string): JsonSchema {
+  if (when.switch !== undefined || when.then === undefined) throw new UnsupportedJoi(at, 'when() with switch or without then');
+  const out: JsonSchema = {
+    if: siblingCondition(when, at),
+    then: { properties: { [key]: convert(when.then, at) } },
+  };
+  if (when.otherwise !== undefined) out.else = { properties: { [key]: convert(when.otherwise, at) } };
+  return out;
+}
+
+/** The `if` of `key.when(sibling, { is, then: required })`. */
 function whenCondition(when: When, at: string): JsonSchema {
+  if (when.otherwise !== undefined) throw new UnsupportedJoi(at, 'when() other than "is …, then required" on a sibling');
+  return siblingCondition(when, at);
+}
+
+/** The condition on the sibling: that it exists, or that it has one value. */
+function siblingCondition(when: When, at: string): JsonSchema {
   const sibling = when.ref?.path;
   const onSibling = sibling?.length === 1 && (when.ref?.ancestor ?? 1) === 1;
-  if (when.switch !== undefined || when.otherwise !== undefined || !onSibling) {
-    throw new UnsupportedJoi(at, 'when() other than "is …, then required" on a sibling');
-  }
-  const then = when.then;
-  const thenRequired = then?.type === 'any' && then.flags?.presence === 'required';
-  if (!thenRequired || Object.keys(then).some((k) => !['type', 'flags'].includes(k))) {
-    throw new UnsupportedJoi(at, 'when() whose then is not required()');
+  if (when.switch !== undefined || !onSibling) {
+    throw new UnsupportedJoi(at, 'when() other than "is …, then …" on a sibling');
   }
   const name = sibling[0] as string;
   const is = when.is;
