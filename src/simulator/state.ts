@@ -14,12 +14,6 @@ export interface SimulatorConfig {
 
 export type { AppData };
 
-/** Where a push goes when not to the app's subscriptions. */
-export interface NotifyTarget {
-  callbackUrl?: string;
-}
-export type NotifyListener = (appId: string, body: Record<string, unknown>, to?: NotifyTarget) => void;
-
 export class SimulatorState {
   config: SimulatorConfig;
   readonly frozen = new Set<string>();
@@ -30,7 +24,7 @@ export class SimulatorState {
   readonly latency = new LatencyRules();
   private data = new Map<string, AppData>();
   /** Who hears what happens on the platform (the subscriptions part pushes it to callbacks). */
-  private readonly listeners = new Set<NotifyListener>();
+  private readonly listeners = new Set<(appId: string, body: Record<string, unknown>) => void>();
 
   constructor(
     /** appId → secret */
@@ -52,15 +46,12 @@ export class SimulatorState {
     this.data = new Map([...this.apps.keys()].map((id) => [id, createAppData()]));
   }
 
-  /**
-   * Something happened that the platform would push (platform-api.md §6.5): the body as the platform sends it.
-   * `to.callbackUrl`: a command's own callback (its status pushes go there, not to subscriptions).
-   */
-  notify(appId: string, body: Record<string, unknown>, to?: NotifyTarget): void {
-    for (const listener of this.listeners) listener(appId, body, to);
+  /** Something happened that the platform would push (platform-api.md §6.5): the body as the platform sends it. */
+  notify(appId: string, body: Record<string, unknown>): void {
+    for (const listener of this.listeners) listener(appId, body);
   }
 
-  onNotify(listener: NotifyListener): () => void {
+  onNotify(listener: (appId: string, body: Record<string, unknown>) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -79,15 +79,16 @@ export function subscriptionsRouter(state: SimulatorState, stats: PushStats = { 
       .finally(() => void inFlight--);
   };
 
-  state.onNotify((appId, body, to) => {
+  state.onNotify((appId, body) => {
     if (!state.isKnownApp(appId)) return;
-    // A command's status goes to the command's own callbackUrl (§6.5): no subscription is involved.
-    if (to?.callbackUrl !== undefined) {
-      if (validCallbackUrl(to.callbackUrl)) push(to.callbackUrl, body);
+    const type = body.notifyType;
+    if (typeof type !== 'string') {
+      // A command's status push names no type and goes to the command's own callbackUrl (§6.5), not to subscriptions.
+      if (typeof body.commandId !== 'string') return;
+      const url = state.appData(appId).commands.callbackUrlOf(body.commandId);
+      if (validCallbackUrl(url)) push(url, body);
       return;
     }
-    const type = body.notifyType;
-    if (typeof type !== 'string') return;
     for (const s of subsOf(state, appId).values()) if (s.notifyType === type) push(s.callbackUrl, body);
   });
 
