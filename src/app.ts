@@ -126,7 +126,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
           allowedHosts: config.webhookAllowedHosts,
           ...(config.tokenEncryptionKeys.length > 0 ? { sealKeys: config.tokenEncryptionKeys } : {}),
           stream: { maxLen: config.eventsMaxLen, maxAgeMs: config.eventsMaxAgeMs, dedupeMs: config.eventsDedupeMs },
-          delivery: { attemptTimeoutMs: config.webhookTimeoutMs, leaseMs: config.webhookClaimIdleMs, claimIdleMs: config.webhookClaimIdleMs },
+          delivery: { attemptTimeoutMs: config.webhookTimeoutMs, leaseMs: config.webhookClaimIdleMs, claimIdleMs: config.webhookClaimIdleMs, concurrency: config.webhookConcurrency },
           sse: { heartbeatMs: config.sseHeartbeatMs, maxStreamsPerClient: config.sseMaxStreams },
           instanceId: replicaId,
           onWebhooksChanged: (appId) => subscriptions?.reconcile(appId),

@@ -317,6 +317,12 @@ export const SETTINGS = {
     default: 10_000,
     doc: "deadline of one delivery attempt to a webhook; a replica's unfinished deliveries are taken over after 1.5 × this",
   }),
+  webhookConcurrency: setting({
+    env: 'WEBHOOK_CONCURRENCY',
+    schema: int(1, 64),
+    default: 1,
+    doc: 'first delivery attempts in flight at once per webhook: 1 = received strictly in arrival order; more = started in order, neighbours may arrive swapped, more throughput',
+  }),
   sseHeartbeatMs: setting({
     env: 'SSE_HEARTBEAT_MS',
     schema: int(100, 300_000),

@@ -25,7 +25,7 @@ export { hostAllowed, validateWebhookInput, type CreatedWebhook, type WebhookVie
 export type DeliveryTuning = Partial<
   Pick<
     DeliveryOptions,
-    'attemptTimeoutMs' | 'retryDelaysMs' | 'retryForMs' | 'leaseMs' | 'claimIdleMs' | 'scanIntervalMs' | 'pollMs' | 'batch' | 'logSize' | 'failedKeep'
+    'attemptTimeoutMs' | 'retryDelaysMs' | 'retryForMs' | 'leaseMs' | 'claimIdleMs' | 'scanIntervalMs' | 'pollMs' | 'batch' | 'logSize' | 'failedKeep' | 'concurrency'
   >
 >;
 
