@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Pool, request } from 'undici';
 import { freePort, startRedis } from '../test/helpers/servers.js';
+import { callbackToken } from '../src/events/callback.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results');
@@ -224,6 +225,22 @@ const APPS = {
   memory: { appId: 'bench-mem', secret: 'bench-mem-secret-0123456789', ratePerMinute: 1_000_000 },
 };
 const API_KEY = 'bench-client-key-0123456789abcdef';
+// Events (issue 12): the callback row posts the same ~500-byte push; dedupe is off on the bench gateway
+// (EVENTS_DEDUPE_MS=0) so that every push is stored (XADD), which is the cost to measure.
+const CALLBACK_SECRET = 'bench-callback-secret-0123456789abcdef-0123';
+const DEVICE_DATA_PUSH = JSON.stringify({
+  notifyType: 'deviceDataChanged',
+  requestId: null,
+  deviceId: '5f1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8',
+  gatewayId: '5f1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8',
+  service: {
+    serviceId: 'WaterMeter',
+    serviceType: 'WaterMeter',
+    data: { currentReading: 46.3, signalStrength: -85, batteryLevel: 87, temperature: 21.5, pressure: 1.013, flowRate: 0.42, alarm: 0, valveState: 'OPEN' },
+    eventTime: '20261130T044000Z',
+  },
+  extra: 'x'.repeat(120),
+});
 const PLATFORM_LIST = '/iodm/northbound/v1.5.0/category';
 
 /** About 300 bytes, well-formed JSON, refused by Joi (devices and deviceGroups together: 123023). */
@@ -240,7 +257,7 @@ const INVALID_TASK = JSON.stringify({
 });
 
 interface Target {
-  id: 'direct' | 'bare' | 'forward' | 'memory' | 'limited' | 'invalid';
+  id: 'direct' | 'bare' | 'forward' | 'memory' | 'limited' | 'invalid' | 'callback';
   label: string;
   /** The process whose CPU and RSS are this target's. */
   proc: Proc;
@@ -297,6 +314,9 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
       GATEWAY_CLIENTS: JSON.stringify([{ name: 'bench', key: API_KEY, apps: ['*'] }]),
       REDIS_URL: testRedis.url,
       LOG_LEVEL: KNOBS.logLevel,
+      CALLBACK_BASE_URL: `http://127.0.0.1:${gwPort}`,
+      CALLBACK_SECRET,
+      EVENTS_DEDUPE_MS: '0',
     },
     `http://127.0.0.1:${gwPort}`,
   );
@@ -384,6 +404,17 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
       headers: { ...gwHeaders, 'content-type': 'application/json' },
       body: INVALID_TASK,
       expect: [400],
+    },
+    {
+      id: 'callback',
+      label: 'gateway: callback (push stored)',
+      proc: gateway,
+      origin: gateway.url,
+      path: `/callbacks/${APPS.gateway.appId}/${callbackToken(CALLBACK_SECRET, APPS.gateway.appId)}`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: DEVICE_DATA_PUSH,
+      expect: [200],
     },
   ];
 
@@ -672,6 +703,7 @@ function report(
     { target: 'forwarding adds ≤ 10 ms at p99 over the bare proxy (light load)', value: ratios.gatewayOverBare.p99Ms, limit: 10, unit: 'ms', met: ratios.gatewayOverBare.p99Ms <= 10 },
     { target: '429 path ≥ 3× forwarding throughput', value: ratios.limitedThroughputVsForward, limit: 3, unit: '×', met: ratios.limitedThroughputVsForward >= 3 },
     { target: 'validation-failure path ≥ 3× forwarding throughput', value: ratios.invalidThroughputVsForward, limit: 3, unit: '×', met: ratios.invalidThroughputVsForward >= 3 },
+    { target: 'callback ≥ 2,000 events/s (a ~500-byte deviceDataChanged push stored, answered 200)', value: summary.callback.rps, limit: 2000, unit: 'events/s', met: summary.callback.rps >= 2000 },
     { target: 'gateway peak RSS ≤ 200 MB', value: gatewayHwmMb, limit: 200, unit: 'MB', met: gatewayHwmMb <= 200 },
   ];
 
@@ -682,6 +714,7 @@ function report(
     memory: `Redis quota+token add ${f(ratios.redisLimiterCost.p50Ms)} / ${f(ratios.redisLimiterCost.p99Ms)} ms, ${f(ratios.redisLimiterCost.cpuUs, 0)} µs CPU`,
     limited: `${f(ratios.limitedThroughputVsForward, 1)}× forwarding req/s`,
     invalid: `${f(ratios.invalidThroughputVsForward, 1)}× forwarding req/s`,
+    callback: `${f(summary.callback.rps / summary.forward.rps, 1)}× forwarding req/s`,
   };
   const header = [
     'path',
