@@ -1,8 +1,8 @@
-// Events over two gateway replicas as real processes: platform subscriptions made once and counted in the quota; a replica SIGKILLed mid-burst loses nothing that was answered 200.
+// Events over two gateway replicas as real processes (load suite: two child start-ups take longer than 15 s on a loaded 2-core machine): platform subscriptions made once and counted in the quota; a replica SIGKILLed mid-burst loses nothing that was answered 200.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import request from 'supertest';
-import { callbackToken } from '../src/events/callback.js';
+import { callbackToken } from '../../src/events/callback.js';
 import {
   KEYS,
   closeAll,
@@ -15,8 +15,8 @@ import {
   type ChildGateway,
   type TestRedis,
   type TestSimulator,
-} from './helpers/fixtures.js';
-import { CALLBACK_SECRET, startReceiver, type Receiver } from './helpers/events.js';
+} from '../helpers/fixtures.js';
+import { CALLBACK_SECRET, startReceiver, type Receiver } from '../helpers/events.js';
 
 /** The load balancer the platform pushes to: one address for every replica (round robin per connection). */
 async function startBalancer(backends: () => string[]): Promise<{ url: string; close(): Promise<void> }> {
@@ -79,7 +79,8 @@ describe('events over two replicas (child processes)', function () {
       GATEWAY_REPLICAS: '2',
       LOG_LEVEL: 'debug',
     });
-    [a, b] = await Promise.all([spawnGateway(env), spawnGateway(env)]);
+    a = await spawnGateway(env);
+    b = await spawnGateway(env);
     urls.push(a.url, b.url);
   });
   after(async () => {
