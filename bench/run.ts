@@ -1,4 +1,4 @@
-// `npm run bench`: the simulator, a bare Node proxy and the gateway's forwarding, 429 and validation paths, interleaved in one run; one table, one JSON.
+// `npm run bench`: the simulator, a bare Node proxy and the gateway's forwarding, cache-hit, 429 and validation paths, interleaved in one run; one table, one JSON.
 //
 // Every server runs as its own process, so that CPU time (/proc/<pid>/stat, all threads) and RSS are per
 // process. Light load is an open loop paced by this script (BENCH_LIGHT_RATE requests/s over
@@ -223,6 +223,8 @@ const APPS = {
   limited: { appId: 'bench-limited', secret: 'bench-limited-secret-0123456789', ratePerMinute: 1 },
   // The in-process-store gateway's own app: a login of one gateway must not revoke the other's token.
   memory: { appId: 'bench-mem', secret: 'bench-mem-secret-0123456789', ratePerMinute: 1_000_000 },
+  // The caching gateway's own app, so that its quota and token are its own too.
+  cached: { appId: 'bench-cache', secret: 'bench-cache-secret-0123456789', ratePerMinute: 1_000_000 },
 };
 const API_KEY = 'bench-client-key-0123456789abcdef';
 // Events (issue 12): the callback row posts the same ~500-byte push; dedupe is off on the bench gateway
@@ -257,7 +259,7 @@ const INVALID_TASK = JSON.stringify({
 });
 
 interface Target {
-  id: 'direct' | 'bare' | 'forward' | 'memory' | 'limited' | 'invalid' | 'callback';
+  id: 'direct' | 'bare' | 'forward' | 'memory' | 'hit' | 'limited' | 'invalid' | 'callback';
   label: string;
   /** The process whose CPU and RSS are this target's. */
   proc: Proc;
@@ -271,7 +273,7 @@ interface Target {
 }
 
 async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis: Watched; gateway: Proc }> {
-  const [simPort, barePort, gwPort, memPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [simPort, barePort, gwPort, memPort, cachePort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   // The tests' own throwaway redis-server (test/helpers/servers.ts), never the machine's.
   const testRedis = await startRedis({ own: true });
   stoppers.push(() => testRedis.close());
@@ -317,8 +319,27 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
       CALLBACK_BASE_URL: `http://127.0.0.1:${gwPort}`,
       CALLBACK_SECRET,
       EVENTS_DEDUPE_MS: '0',
+      // The forwarding, 429 and validation rows measure the platform path: no answer of this gateway is cached.
+      CACHE_TTL_SEC: '{"*":0}',
     },
     `http://127.0.0.1:${gwPort}`,
+  );
+  // The same gateway with the shared GET cache on (the routes' own TTLs: the package list for 60 s), its own
+  // process so that the CPU of a cache hit is measured apart from the forwarding row's, on the same route.
+  const gatewayCache = start(
+    'gateway-cache',
+    process.execPath,
+    rt.args('src/main.ts'),
+    {
+      PORT: String(cachePort),
+      HOST: '127.0.0.1',
+      PLATFORM_URL: simUrl,
+      PLATFORM_APPS: JSON.stringify([APPS.cached]),
+      GATEWAY_CLIENTS: JSON.stringify([{ name: 'bench', key: API_KEY, apps: ['*'] }]),
+      REDIS_URL: testRedis.url,
+      LOG_LEVEL: KNOBS.logLevel,
+    },
+    `http://127.0.0.1:${cachePort}`,
   );
   // The same gateway with the in-process store: no Redis round trip for quota or token. The difference
   // between the two forwarding rows is what the shared limiter costs (issue 4).
@@ -340,6 +361,7 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
   await until('bare proxy', async () => (await request(bare.url).then(async (r) => (await r.body.dump(), true))) === true);
   await until('gateway', httpOk(`${gateway.url}/readyz`));
   await until('gateway (in-process store)', httpOk(`${gatewayMem.url}/readyz`));
+  await until('gateway (cache)', httpOk(`${gatewayCache.url}/readyz`));
 
   // The platform's own flow control would otherwise be what the forwarding path measures.
   const cfg = await request(`${simUrl}/__control/config`, {
@@ -381,6 +403,17 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
       path: `/v1/apps/${APPS.memory.appId}/packages`,
       method: 'GET',
       headers: gwHeaders,
+      expect: [200],
+    },
+    {
+      id: 'hit',
+      label: 'gateway: cache hit',
+      proc: gatewayCache,
+      origin: gatewayCache.url,
+      path: `/v1/apps/${APPS.cached.appId}/packages`,
+      method: 'GET',
+      headers: gwHeaders,
+      // Once a minute the entry expires and one request forwards (and stores it again).
       expect: [200],
     },
     {
@@ -697,6 +730,9 @@ function report(
     limitedThroughputVsForward: paired((r) => S('limited', r).rps / S('forward', r).rps),
     invalidThroughputVsForward: paired((r) => S('invalid', r).rps / S('forward', r).rps),
     forwardThroughputVsBare: paired((r) => S('forward', r).rps / S('bare', r).rps),
+    // Same route, same answer, two processes: what a hit costs the gateway against what a forward costs it.
+    hitCpuVsForward: paired((r) => S('hit', r).cpuUs.server / S('forward', r).cpuUs.server),
+    hitThroughputVsForward: paired((r) => S('hit', r).rps / S('forward', r).rps),
   };
   const targetsMet = [
     { target: 'forwarding adds ≤ 1.5 ms at p50 over the bare proxy (light load)', value: ratios.gatewayOverBare.p50Ms, limit: 1.5, unit: 'ms', met: ratios.gatewayOverBare.p50Ms <= 1.5 },
@@ -705,6 +741,13 @@ function report(
     { target: 'validation-failure path ≥ 3× forwarding throughput', value: ratios.invalidThroughputVsForward, limit: 3, unit: '×', met: ratios.invalidThroughputVsForward >= 3 },
     { target: 'callback ≥ 2,000 events/s (a ~500-byte deviceDataChanged push stored, answered 200)', value: summary.callback.rps, limit: 2000, unit: 'events/s', met: summary.callback.rps >= 2000 },
     { target: 'gateway peak RSS ≤ 200 MB', value: gatewayHwmMb, limit: 200, unit: 'MB', met: gatewayHwmMb <= 200 },
+    {
+      target: 'cache hit costs less than a forward (gateway CPU µs/req, hit ÷ forward)',
+      value: ratios.hitCpuVsForward,
+      limit: 1,
+      unit: '×',
+      met: ratios.hitCpuVsForward < 1,
+    },
   ];
 
   const vs: Record<Target['id'], string> = {
@@ -712,6 +755,7 @@ function report(
     bare: `+${f(ratios.bareOverDirect.p50Ms)} / +${f(ratios.bareOverDirect.p99Ms)} ms over direct`,
     forward: `+${f(ratios.gatewayOverBare.p50Ms)} / +${f(ratios.gatewayOverBare.p99Ms)} ms over bare proxy`,
     memory: `Redis quota+token add ${f(ratios.redisLimiterCost.p50Ms)} / ${f(ratios.redisLimiterCost.p99Ms)} ms, ${f(ratios.redisLimiterCost.cpuUs, 0)} µs CPU`,
+    hit: `${f(ratios.hitThroughputVsForward, 1)}× forwarding req/s, ${f(ratios.hitCpuVsForward)}× its CPU`,
     limited: `${f(ratios.limitedThroughputVsForward, 1)}× forwarding req/s`,
     invalid: `${f(ratios.invalidThroughputVsForward, 1)}× forwarding req/s`,
     callback: `${f(summary.callback.rps / summary.forward.rps, 1)}× forwarding req/s`,

@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
-import type { Config } from './config.js';
+import { GetCache, createCacheMetrics } from './cache/index.js';
+import { ALL_OPERATIONS } from './cache/policies.js';
+import { ConfigError, type Config } from './config.js';
 import { Events } from './events/index.js';
 import { isGatewayCallbackUrl } from './events/callback.js';
 import { eventInvalidator } from './events/invalidation.js';
@@ -22,6 +24,7 @@ import { CircuitBreaker } from './platform/breaker.js';
 import { createPlatformClient, type PlatformClient } from './platform/client.js';
 import { createCodeCatalog } from './platform/codes.js';
 import { QuotaLimiter } from './quota/limiter.js';
+import { peekQuotaHeaders } from './quota/peek.js';
 import { connectWithin, createRedis, isReady } from './redis.js';
 import { buildOpenApi } from './routes/openapi.js';
 import { buildV1Router } from './routes/router.js';
@@ -29,12 +32,10 @@ import { FAMILIES } from './families/index.js';
 import { routesOf } from './families/registry.js';
 import type { RouteSpec } from './routes/types.js';
 import { TokenManager } from './tokens/manager.js';
+import { buildCompatApp, MemorySessionStore, RedisSessionStore } from './compat/index.js';
 import { MemoryTokenStore, RedisTokenStore, type TokenStore } from './tokens/store.js';
 
 
-
-/** The GET cache's invalidate, for events that say a resource changed (contract §13); set where the cache is built. */
-const eventCacheInvalidate: ((appId: string, tags: readonly string[]) => Promise<unknown>) | undefined = undefined;
 
 export interface Gateway {
   app: Express;
@@ -47,6 +48,8 @@ export interface Gateway {
   /** Present while events are on (Redis and CALLBACK_BASE_URL). */
   events: Events | undefined;
   subscriptions: SubscriptionManager | undefined;
+  /** The platform's own API for SDK-based services (contract §14), when COMPAT_PORT is set; main.ts listens with it. */
+  compatApp?: Express;
   /** Connects to Redis (waiting at most `ms`); true if connected. The gateway serves either way. */
   connect(ms: number): Promise<boolean>;
   /** Marks the gateway as draining: /readyz turns 503 so that load balancers stop sending. */
@@ -60,6 +63,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
   // meanings stops the start, and a route may only declare codes the catalog knows.
   const catalog = createCodeCatalog(FAMILIES);
   const routes = routesOf(FAMILIES, (code) => catalog.lookup(code) !== undefined);
+  checkCacheOverrides(config, routes);
   const replicaId = randomUUID().slice(0, 8);
   const metrics = createMetrics();
   let redis: Redis | null = null;
@@ -111,6 +115,31 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     metrics,
   );
 
+  // The shared GET cache (contract §13) rides on the gateway's own connections: its waiters listen on the
+  // subscriber the token store already holds. None with the in-process store: one replica has nobody to share with.
+  const cache =
+    redis && subscriber
+      ? new GetCache({
+          redis,
+          subscriber,
+          prefix: config.redisKeyPrefix,
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+          maxEntryBytes: config.cacheMaxEntryBytes,
+          lockTtlMs: config.cacheLockTtlMs,
+          metrics: createCacheMetrics(metrics.registry),
+          log: logger,
+        })
+      : undefined;
+  const quotaNow = redis
+    ? (appId: string, deadline: number) =>
+        peekQuotaHeaders(redis as Redis, appId, {
+          keyPrefix: config.redisKeyPrefix,
+          windowMs: config.quotaWindowMs,
+          limit: config.apps.get(appId)?.ratePerMinute ?? 0,
+          deadline: Math.min(deadline, Date.now() + config.redisCommandTimeoutMs),
+        })
+    : undefined;
+
   // Events (contract §10): on with Redis and CALLBACK_BASE_URL (the configuration refuses one without the other).
   const events =
     redis && config.callbackBaseUrl && config.callbackSecret
@@ -130,8 +159,8 @@ export function createGateway(config: Config, logger: Logger): Gateway {
           sse: { heartbeatMs: config.sseHeartbeatMs, maxStreamsPerClient: config.sseMaxStreams },
           instanceId: replicaId,
           onWebhooksChanged: (appId) => subscriptions?.reconcile(appId),
-          // The cache's invalidate, once the GET cache is wired here: (appId, tags) => cache.invalidate(appId, tags).
-          onEvent: eventInvalidator(eventCacheInvalidate),
+          // An upgrade subtask's progress or result drops its task's cached status (contract §13).
+          onEvent: eventInvalidator(cache ? (appId, tags) => cache.invalidate(appId, tags) : undefined),
         })
       : undefined;
   const subscriptions =
@@ -153,7 +182,8 @@ export function createGateway(config: Config, logger: Logger): Gateway {
       ? { urlOf: (appId) => events.callbackUrl(appId), isGateways: (url) => isGatewayCallbackUrl(config.callbackBaseUrl as string, url) }
       : undefined;
 
-  const pipeline = createPipeline({ config, forwarder, idempotency, ...(callbacks ? { callbacks } : {}) });
+  const pipeline = createPipeline({ config, forwarder, idempotency, ...(cache && { cache }), ...(quotaNow && { quotaNow }), ...(callbacks && { callbacks }) });
+
 
   let draining = false;
   let eventsStopped: Promise<void> | undefined;
@@ -201,6 +231,21 @@ export function createGateway(config: Config, logger: Logger): Gateway {
   app.use(notFound);
   app.use(errorHandler());
 
+  // The same routes and pipeline, in the platform's own paths and formats; its sessions live beside the tokens.
+  const compatApp =
+    config.compatPort === null
+      ? undefined
+      : buildCompatApp({
+          config,
+          routes,
+          pipeline,
+          sessions: redis
+            ? new RedisSessionStore(redis, config.redisKeyPrefix, config.compatSessionTtlSec)
+            : new MemorySessionStore(config.compatSessionTtlSec),
+          logger,
+          metrics,
+        });
+
   return {
     app,
     routes,
@@ -210,6 +255,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     tokens,
     events,
     subscriptions,
+    ...(compatApp && { compatApp }),
     async connect(ms) {
       if (!redis || !subscriber) return true;
       const [main] = await Promise.all([connectWithin(redis, ms), connectWithin(subscriber, ms)]);
@@ -226,6 +272,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     async close() {
       draining = true;
       await (eventsStopped ??= stopEvents());
+      cache?.close();
       await store.close();
       client.close();
       for (const r of [subscriber, redis]) {
@@ -234,4 +281,16 @@ export function createGateway(config: Config, logger: Logger): Gateway {
       }
     },
   };
+}
+
+/**
+ * CACHE_TTL_SEC may only name GET routes that have a cache policy (or `*`): a misspelt id would otherwise do
+ * nothing, and a GET without a policy has no tags, so no write could ever drop what it cached.
+ */
+function checkCacheOverrides(config: Config, routes: readonly RouteSpec[]): void {
+  const cached = new Set(routes.filter((r) => r.method === 'GET' && r.cache).map((r) => r.id));
+  const problems = Object.keys(config.cacheTtlSec)
+    .filter((id) => id !== ALL_OPERATIONS && !cached.has(id))
+    .map((id) => `CACHE_TTL_SEC: ${id} is not a cached GET operation (one of: ${[...cached].join(', ')})`);
+  if (problems.length > 0) throw new ConfigError(problems);
 }

@@ -262,6 +262,32 @@ export const SETTINGS = {
     default: 5_000,
     doc: 'how long the circuit stays open before one probe',
   }),
+  cacheTtlSec: setting({
+    env: 'CACHE_TTL_SEC',
+    // Keys are route ids (an unknown one stops the start, in app.ts, where the routes are known) or `*`.
+    schema: Joi.object<Record<string, number>>().pattern(/^(\*|[a-z][A-Za-z0-9]*)$/, Joi.number().min(0).max(86_400).required()),
+    json: true,
+    doc:
+      'per-operation TTL overrides of the shared GET cache, seconds by route id, e.g. `{"getUpgradeTask":2,"listPackages":0}`; ' +
+      '0 = not cached; `"*"` sets every cached operation (`{"*":0}`: cache off); see docs/cache.md for each default',
+    shown: 'each route\'s own TTL',
+    // Absent: no overrides. Frozen, since Config is frozen only one level deep.
+    to: (v: Record<string, number> | undefined): Readonly<Record<string, number>> => Object.freeze({ ...(v ?? {}) }),
+  }),
+  cacheMaxEntryBytes: setting({
+    env: 'CACHE_MAX_ENTRY_BYTES',
+    schema: int(1024, 16 * 1024 * 1024),
+    default: 262_144,
+    doc: 'largest encoded answer the GET cache stores; larger ones are served but not kept (big lists do not fill Redis)',
+  }),
+  cacheLockTtlMs: setting({
+    env: 'CACHE_LOCK_TTL_MS',
+    schema: int(100, 60_000),
+    default: 3_000,
+    doc:
+      "life of a cached GET's cross-replica loader lock (renewed while its platform call runs): how long identical " +
+      'requests wait for a loader that died before one of them calls the platform itself',
+  }),
   shutdownTimeoutMs: setting({
     env: 'SHUTDOWN_TIMEOUT_MS',
     schema: int(100, 600_000),
@@ -335,6 +361,39 @@ export const SETTINGS = {
     default: 10,
     doc: 'concurrent event streams per client on one replica; past it, 429 `TOO_MANY_STREAMS`',
   }),
+  // The platform's own API as a drop-in for SDK-based services (contract §14, src/compat/).
+  compatPort: setting({
+    env: 'COMPAT_PORT',
+    schema: int(1, 65535),
+    doc: "port on which the gateway also speaks the platform's own API (paths, login, `error_code` bodies) for SDK-based services",
+    shown: 'off',
+    // Unset: nothing listens (null), so that no port is opened by accident.
+    to: (p: number | undefined): number | null => p ?? null,
+  }),
+  compatTlsCertFile: input({
+    env: 'COMPAT_TLS_CERT_FILE',
+    schema: Joi.string(),
+    doc: 'server certificate (PEM) of the compat port, which then speaks HTTPS (as the SDKs expect); needs `COMPAT_TLS_KEY_FILE`',
+    shown: 'plain HTTP',
+  }),
+  compatTlsKeyFile: input({
+    env: 'COMPAT_TLS_KEY_FILE',
+    schema: Joi.string(),
+    doc: 'the private key (PEM) of that certificate; needs `COMPAT_TLS_CERT_FILE`',
+    shown: '—',
+  }),
+  compatTlsCaFile: input({
+    env: 'COMPAT_TLS_CA_FILE',
+    schema: Joi.string(),
+    doc: 'CA certificates (PEM): the compat port then requires a client certificate signed by them (mutual TLS); needs the certificate',
+    shown: 'no client cert',
+  }),
+  compatSessionTtlSec: setting({
+    env: 'COMPAT_SESSION_TTL_SEC',
+    schema: int(1, 86_400),
+    default: 3600,
+    doc: "lifetime of a compat session token (the login answer's `expiresIn`); refresh tokens live 30 days",
+  }),
 } as const satisfies Record<string, AnySetting>;
 
 type Settings = typeof SETTINGS;
@@ -392,6 +451,8 @@ export interface Config extends Plain, Derived {
    * rotated without the replicas reading each other's tokens as absent). Empty = stored in clear (docs/tokens.md).
    */
   readonly tokenEncryptionKeys: readonly Buffer[];
+  /** The compat port's TLS (COMPAT_TLS_*): empty = plain HTTP; `ca` = client certificates required. */
+  readonly compatTls: { readonly cert?: Buffer; readonly key?: Buffer; readonly ca?: Buffer };
 }
 
 const ALL: ReadonlyArray<readonly [string, AnySetting]> = Object.entries(SETTINGS);
@@ -440,6 +501,8 @@ const schema = Joi.object(
   ),
 )
   .and(SETTINGS.platformCertFile.env, SETTINGS.platformKeyFile.env)
+  .and(SETTINGS.compatTlsCertFile.env, SETTINGS.compatTlsKeyFile.env)
+  .with(SETTINGS.compatTlsCaFile.env, SETTINGS.compatTlsCertFile.env)
   // Unknown keys are the file's or the environment's business (PATH, HOME…): only ours are read.
   .unknown(true);
 
@@ -591,6 +654,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
         .filter(([, pem]) => pem !== undefined),
     ),
   );
+  const compatFiles = { cert: SETTINGS.compatTlsCertFile, key: SETTINGS.compatTlsKeyFile, ca: SETTINGS.compatTlsCaFile };
+  const compatTls = Object.freeze(
+    Object.fromEntries(
+      Object.entries(compatFiles)
+        .map(([part, s]) => [part, readPem(s.env, valueOf(s), cwd, problems)] as const)
+        .filter(([, pem]) => pem !== undefined),
+    ),
+  );
   const keys = valueOf(SETTINGS.tokenEncryptionKey);
   const tokenEncryptionKeys = Object.freeze(
     typeof keys === 'string' ? keys.split(',').map((k) => Buffer.from(k, 'hex')) : [],
@@ -611,5 +682,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     ]),
   ) as Plain;
   const derived = Object.fromEntries(Object.entries(DERIVED).map(([key, d]) => [key, d.of(plain)])) as Derived;
-  return Object.freeze<Config>({ ...plain, ...derived, platformTls, apps, clients: Object.freeze(clients), tokenEncryptionKeys });
+  return Object.freeze<Config>({ ...plain, ...derived, platformTls, apps, clients: Object.freeze(clients), tokenEncryptionKeys, compatTls });
 }

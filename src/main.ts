@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { RouteDescriptionError } from './routes/check.js';
 import { createLogger } from './logger.js';
 import { closeGracefully, createServer } from './server.js';
+import { createCompatServer } from './compat/index.js';
 
 function readConfig(): Config {
   try {
@@ -27,6 +28,12 @@ async function main(): Promise<void> {
   try {
     gateway = createGateway(config, logger);
   } catch (err) {
+    // A setting that only the routes can judge (CACHE_TTL_SEC): the same lines as any configuration problem.
+    if (err instanceof ConfigError) {
+      for (const line of err.problems) process.stderr.write(`config: ${line}\n`);
+      process.stderr.write('iot-bff not started: fix the configuration above (see README, "Configuration").\n');
+      process.exit(1);
+    }
     // A family's route description that cannot be served: one line per problem, never a stack trace.
     if (!(err instanceof RouteDescriptionError)) throw err;
     for (const line of err.problems) process.stderr.write(`${line}\n`);
@@ -40,13 +47,20 @@ async function main(): Promise<void> {
     logger.info({ port, apps: [...config.apps.keys()], store: config.redisUrl ? 'redis' : 'memory' }, 'iot-bff listening');
   });
 
+  // The platform's own API for SDK-based services, on its own port (contract §14).
+  const compat = gateway.compatApp && config.compatPort !== null ? createCompatServer(gateway.compatApp, config) : undefined;
+  compat?.listen(config.compatPort ?? 0, config.host, () => {
+    const { port } = compat.address() as AddressInfo;
+    logger.info({ port, tls: config.compatTls.cert !== undefined, mutualTls: config.compatTls.ca !== undefined }, 'iot-bff compat port listening');
+  });
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing requests in flight');
     gateway.drain();
-    await closeGracefully(server, config.shutdownTimeoutMs);
+    await Promise.all([closeGracefully(server, config.shutdownTimeoutMs), compat && closeGracefully(compat, config.shutdownTimeoutMs)]);
     await gateway.close();
     logger.info('stopped');
     logger.flush?.();

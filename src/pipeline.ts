@@ -1,4 +1,5 @@
-// One call through the gateway, whichever front received it: validation, idempotency, forwarding, the answer's shape.
+// One call through the gateway, whichever front received it: validation, the shared GET cache, idempotency, forwarding (and the cache invalidations of writes), the answer's shape.
+import { ttlFor, type GetCache } from './cache/index.js';
 import type { Config } from './config.js';
 import { GatewayError } from './errors.js';
 import { scrubCallbackUrls } from './events/callback.js';
@@ -19,6 +20,9 @@ export interface Call {
   query: unknown;
   body: unknown;
   idempotencyKey?: string;
+  /** The caller's `Cache-Control` and `Pragma` request headers, raw (contract §13: `no-cache`, `max-age=N`). */
+  cacheControl?: string | readonly string[];
+  pragma?: string | readonly string[];
   /** Epoch ms the request arrived: the platform deadline counts from it. */
   startedAt: number;
   log: Logger;
@@ -30,6 +34,11 @@ export interface Answer {
   body: unknown;
   headers: Record<string, string>;
   replayed?: boolean;
+  /**
+   * The platform's own status and body, unchanged, for a front that answers in the platform's format (src/compat/).
+   * Absent on an Idempotency-Key replay: the record keeps the gateway's answer only.
+   */
+  platform?: { status: number; body: unknown };
 }
 
 export interface Pipeline {
@@ -44,8 +53,23 @@ export interface CallbackInjection {
   isGateways(url: string): boolean;
 }
 
-export function createPipeline(deps: { config: Config; forwarder: Forwarder; idempotency: Idempotency; callbacks?: CallbackInjection }): Pipeline {
-  const { config, forwarder, idempotency, callbacks } = deps;
+export interface PipelineDeps {
+  config: Config;
+  forwarder: Forwarder;
+  idempotency: Idempotency;
+  /** The shared GET cache; absent (REDIS_URL=memory) = nothing cached, writes invalidate nothing. */
+  cache?: GetCache;
+  /**
+   * The app's current quota headers without taking a slot, for answers that spent no platform call (a cache hit
+   * or a wait for another request's call); `{}` when they cannot be known by the deadline.
+   */
+  quotaNow?: (appId: string, deadline: number) => Promise<Record<string, string>>;
+  /** While events are on: the gateway's callback for commands' callbackUrl (contract §10). */
+  callbacks?: CallbackInjection;
+}
+
+export function createPipeline(deps: PipelineDeps): Pipeline {
+  const { config, forwarder, idempotency, cache, quotaNow, callbacks } = deps;
   return {
     async run(call) {
       const { spec, appId } = call;
@@ -57,10 +81,12 @@ export function createPipeline(deps: { config: Config; forwarder: Forwarder; ide
           details: [{ field: 'callbackUrl', message: '"callbackUrl" is set by the gateway' }],
         });
       }
+      // Validation before the cache: an invalid request gets 400 whether or not a valid one is cached (§13).
       const input = validateRequest(spec, { params: call.params, query: call.query, body: spec.body ? call.body : undefined });
       const deadline = call.startedAt + config.platformTimeoutMs;
       const headers: Record<string, string> = {};
-      const send = async () => {
+      let platformAnswer: Answer['platform'];
+      const forward = async () => {
         const platform = toPlatform(spec, appId, input);
         if (withCallback === 'body' && callbacks) platform.body = { ...(platform.body as Record<string, unknown>), callbackUrl: callbacks.urlOf(appId) };
         const r = await forwarder.forward(spec, {
@@ -72,11 +98,61 @@ export function createPipeline(deps: { config: Config; forwarder: Forwarder; ide
           log: call.log,
         });
         Object.assign(headers, r.headers);
-        const shaped = spec.shapeResponse ? spec.shapeResponse(r.body) : r.body;
-        return { status: spec.successStatus, body: withCallback && callbacks ? scrubCallbackUrls(shaped, callbacks.isGateways) : shaped };
+        // The gateway's callback URL (a secret) leaves neither front: scrubbed from the platform's body too.
+        const body = withCallback && callbacks ? scrubCallbackUrls(r.body, callbacks.isGateways) : r.body;
+        platformAnswer = { status: r.status, body };
+        return { status: spec.successStatus, body: spec.shapeResponse ? spec.shapeResponse(body) : body };
       };
+
+      if (cache && spec.cache && spec.method === 'GET') {
+        // A route with a policy always goes through the cache, so that its answers carry Cache-Status even when
+        // configuration turned it off (ttl 0: `fwd=bypass; detail=off`, no Redis touched).
+        const r = await cache.fetch(
+          {
+            appId,
+            opId: spec.id,
+            params: input.params,
+            query: input.query,
+            ttlSec: ttlFor(spec.id, spec.cache, config.cacheTtlSec),
+            tags: spec.cache.tags?.(input.params, input.query) ?? [],
+            ...(call.cacheControl !== undefined && { cacheControl: call.cacheControl }),
+            ...(call.pragma !== undefined && { pragma: call.pragma }),
+            deadline,
+          },
+          // What is stored is what the gateway answers (shaped, with its status); the quota headers stay this request's.
+          async () => ({ ...(await forward()), headers: { ...headers } }),
+        );
+        const out: Record<string, string> = { ...r.headers };
+        // No slot was taken for this answer: it shows the app's state as it is now (contract §13).
+        if ((r.fromCache || r.collapsed) && quotaNow) Object.assign(out, await quotaNow(appId, deadline));
+        Object.assign(out, r.cacheHeaders);
+        return { status: r.status, body: r.body, headers: out, ...(platformAnswer && { platform: platformAnswer }) };
+      }
+
+      const invalidates = cache && spec.invalidates;
+      // Inside `send`, so that an Idempotency-Key replay (which makes no platform call) drops nothing again.
+      const send = !invalidates
+        ? forward
+        : async () => {
+            // Before the call: a tag function that throws (a bug in a route description) must fail the write unsent,
+            // not mask the platform's outcome afterwards.
+            const tags = invalidates(input.params, input.body);
+            const drop = () =>
+              // Its own short deadline: a write that reached the platform must drop its tags even near the request's deadline.
+              cache.invalidate(appId, tags, Date.now() + config.redisCommandTimeoutMs);
+            let answer;
+            try {
+              answer = await forward();
+            } catch (err) {
+              // Failed after being sent (a timeout, a 5xx): the platform may have applied it. Refused before: nothing changed.
+              if (!(err instanceof GatewayError && err.sent === false)) await drop();
+              throw err;
+            }
+            await drop();
+            return answer;
+          };
       const key = spec.idempotencyKey ? call.idempotencyKey : undefined;
-      if (key === undefined) return { ...(await send()), headers };
+      if (key === undefined) return { ...(await send()), headers, ...(platformAnswer && { platform: platformAnswer }) };
       Idempotency.checkKey(key);
       const answer = await idempotency.run(
         { prefix: config.redisKeyPrefix, appId, client: call.client, routeId: spec.id, key },
@@ -84,7 +160,7 @@ export function createPipeline(deps: { config: Config; forwarder: Forwarder; ide
         config.idempotencyPendingMs,
         send,
       );
-      return { ...answer, headers };
+      return { ...answer, headers, ...(platformAnswer && { platform: platformAnswer }) };
     },
   };
 }

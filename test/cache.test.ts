@@ -9,7 +9,8 @@ import { gatewayErrorCodec } from '../src/cache/errors.js';
 import { GetCache, createCacheMetrics, type FetchContext, type LoadResult } from '../src/cache/index.js';
 import { cacheKey, canonical, keys, upgradeTags } from '../src/cache/key.js';
 import { formatDone, parseDone } from '../src/cache/coalesce.js';
-import { UPGRADE_CACHE, UPGRADE_INVALIDATES, ttlFor, upgradeEventTags } from '../src/cache/policies.js';
+import { ttlFor, upgradeEventTags } from '../src/cache/policies.js';
+import { upgradeRoutes } from '../src/families/upgrade/routes.js';
 import { decodeEntry, encodeEntry } from '../src/cache/store.js';
 import { sleep, startRedis, waitFor, type TestRedis } from './helpers/fixtures.js';
 
@@ -178,7 +179,12 @@ describe('cache: channel messages and policies (pure)', () => {
     assert.equal(parseDone(formatDone({ k: 'k', o: 'ok', e: 'x'.repeat(100) }), 50), undefined);
   });
 
-  it('gives the upgrade family its TTLs and tags, and configuration the last word', () => {
+  it('gives the upgrade family its TTLs and tags (in its route descriptions), and configuration the last word', () => {
+    const byId = new Map(upgradeRoutes.map((r) => [r.id, r]));
+    const UPGRADE_CACHE = Object.fromEntries(upgradeRoutes.flatMap((r) => (r.cache ? [[r.id, r.cache]] : [])));
+    const UPGRADE_INVALIDATES = Object.fromEntries(upgradeRoutes.flatMap((r) => (r.invalidates ? [[r.id, r.invalidates]] : [])));
+    // Every GET of the family is cached and every write drops something: none was forgotten.
+    for (const r of byId.values()) assert.equal(r.method === 'GET' ? !!r.cache : !!r.invalidates, true, r.id);
     assert.deepEqual(
       Object.fromEntries(Object.entries(UPGRADE_CACHE).map(([id, p]) => [id, p.ttlSec])),
       { listPackages: 60, getPackage: 300, listUpgradeTasks: 10, getUpgradeTask: 5, listUpgradeSubtasks: 5 },
@@ -188,6 +194,7 @@ describe('cache: channel messages and policies (pure)', () => {
     assert.deepEqual(UPGRADE_INVALIDATES.deletePackage?.({ fileId: 'sw-1' }, undefined), ['package:sw-1', 'packages:list']);
     assert.deepEqual(UPGRADE_CACHE.getPackage?.tags?.({ fileId: 'sw-1' }, {}), ['package:sw-1']);
     assert.deepEqual(UPGRADE_INVALIDATES.createSoftwareUpgradeTask?.({}, {}), ['upgrade-tasks:list']);
+    assert.deepEqual(UPGRADE_INVALIDATES.createFirmwareUpgradeTask?.({}, {}), ['upgrade-tasks:list']);
     assert.deepEqual(upgradeEventTags('op-1'), ['upgrade-task:op-1', 'upgrade-tasks:list']);
     assert.equal(ttlFor('getUpgradeTask', UPGRADE_CACHE.getUpgradeTask), 5);
     assert.equal(ttlFor('getUpgradeTask', UPGRADE_CACHE.getUpgradeTask, { getUpgradeTask: 2 }), 2);
@@ -195,6 +202,10 @@ describe('cache: channel messages and policies (pure)', () => {
     assert.equal(ttlFor('getUpgradeTask', UPGRADE_CACHE.getUpgradeTask, { getUpgradeTask: -1 }), 0);
     assert.equal(ttlFor('listDevices', undefined), 0);
     assert.equal(ttlFor('listDevices', undefined, { listDevices: 30 }), 30);
+    // `*` re-times every operation that has a policy, and only those; a named operation wins over it.
+    assert.equal(ttlFor('getUpgradeTask', UPGRADE_CACHE.getUpgradeTask, { '*': 0 }), 0);
+    assert.equal(ttlFor('getUpgradeTask', UPGRADE_CACHE.getUpgradeTask, { '*': 0, getUpgradeTask: 3 }), 3);
+    assert.equal(ttlFor('listDevices', undefined, { '*': 30 }), 0);
     assert.throws(() => UPGRADE_CACHE.getPackage?.tags?.({}, {}), TypeError);
   });
 });

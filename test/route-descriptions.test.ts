@@ -57,6 +57,14 @@ describe('route descriptions: checked at start', () => {
     ['the same platform API twice', [ok, { ...ok, id: 'getThingAgain', path: '/thing/{thingId}' }], /route getThingAgain .*served by getThing/],
     ['an Idempotency-Key on a GET', [{ ...ok, idempotencyKey: true }], /route getThing .*Idempotency-Key is only for POST/],
     ['a queryFromPath name the path lacks', [{ ...ok, platform: { ...ok.platform, queryFromPath: ['nodeId'] } }], /route getThing .*queryFromPath names \{nodeId\}/],
+    // Contract §13: only GET answers are cached, only writes make them stale.
+    [
+      'a cache policy on a write',
+      [{ ...ok, method: 'DELETE', platform: { method: 'DELETE', path: '/p/v1/things/{thingId}' }, successStatus: 204, cache: { ttlSec: 5 } }],
+      /route getThing .*cache policy is only for GET/,
+    ],
+    ['a negative cache TTL', [{ ...ok, cache: { ttlSec: -1 } }], /route getThing .*cache\.ttlSec must be/],
+    ['invalidates on a GET', [{ ...ok, invalidates: () => ['things:list'] }], /route getThing .*invalidates is only for writes/],
     ['a query that declares the platform-owned appId', [{ ...ok, query: Joi.object({ appId: Joi.string() }) }], /route getThing .*query declares appId/],
     [
       'a Joi error type without a message',

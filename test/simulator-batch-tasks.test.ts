@@ -17,7 +17,7 @@ describe('simulator: batch tasks', () => {
   let call: (method: string, path: string, body?: unknown) => Promise<PlatformAnswer>;
 
   before(async () => {
-    sim = await startTestSimulator();
+    sim = await startTestSimulator({}, { direct: true });
     state = stateOf();
     call = await platformClient(sim.url, A.appId, A.secret);
   });

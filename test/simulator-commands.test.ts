@@ -20,7 +20,7 @@ describe('simulator: commands', () => {
   let pushes: Array<{ appId: string; body: any }>;
 
   before(async () => {
-    sim = await startTestSimulator();
+    sim = await startTestSimulator({}, { direct: true });
     state = stateOf();
     call = await platformClient(sim.url, A.appId, A.secret);
   });

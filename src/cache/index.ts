@@ -11,7 +11,7 @@ import type { CachedAnswer, ErrorCodec, RouteParams, RouteQuery, SharedError } f
 
 export * from './types.js';
 export { cacheKey, canonical, checkTag, upgradeTags } from './key.js';
-export { UPGRADE_CACHE, UPGRADE_INVALIDATES, upgradeEventTags, ttlFor } from './policies.js';
+export { ALL_OPERATIONS, tagParam, upgradeEventTags, ttlFor } from './policies.js';
 export { cacheStatus, parseCacheControl, type RequestDirectives } from './control.js';
 export { createCacheMetrics, type CacheMetricsHooks } from './metrics.js';
 export { gatewayErrorCodec } from './errors.js';

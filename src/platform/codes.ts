@@ -38,6 +38,10 @@ export const PLATFORM_CODE = {
   REQUIRED_PARAMETER_MISSING: '102202',
   /** 100025: the app ID the platform authenticates with is missing. */
   APP_ID_MISSING: '100025',
+  /** 100022: the platform's generic "The input is invalid." (also its answer to a path it does not serve). */
+  INVALID_INPUT: '100022',
+  /** 50252: the platform's generic internal error. */
+  INTERNAL_ERROR: '50252',
 } as const;
 
 /** The gateway code of each meaning (credentials-refused and token-invalid are both the gateway's upstream auth failure). */

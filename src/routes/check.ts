@@ -124,6 +124,17 @@ export function checkRoutes(specs: readonly RouteSpec[], knownCodes?: (code: str
       say("platform.callbackUrl must be 'body' or 'echo'");
     }
     if (spec.successStatus === 204 && spec.response !== undefined) say('a 204 has no response body');
+    // Contract §13: only GET answers are cached, and only writes make cached answers stale.
+    if (spec.cache !== undefined) {
+      if (spec.method !== 'GET') say('a cache policy is only for GET');
+      const ttl = spec.cache.ttlSec;
+      if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) say('cache.ttlSec must be a number of seconds ≥ 0');
+      if (spec.cache.tags !== undefined && typeof spec.cache.tags !== 'function') say('cache.tags must be a function of the validated parameters and query');
+    }
+    if (spec.invalidates !== undefined) {
+      if (spec.method === 'GET') say('invalidates is only for writes (POST, PUT, DELETE)');
+      if (typeof spec.invalidates !== 'function') say('invalidates must be a function of the validated parameters and body');
+    }
     for (const [where, schema] of [['query', spec.query], ['body', spec.body]] as const) {
       if (schema === undefined) continue;
       const keys = Object.keys(((schema.describe() as Description).keys ?? {}));

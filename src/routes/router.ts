@@ -52,6 +52,9 @@ export function buildV1Router({ config, specs, pipeline }: RouterDeps): Router {
     const handle = async (req: Request, res: Response): Promise<void> => {
       const { appId, ...params } = req.params as Record<string, string>;
       const key = req.get('idempotency-key');
+      // Only a cached GET reads them (contract §13); Node has already joined repeated Cache-Control lines.
+      const cacheControl = spec.cache ? req.headers['cache-control'] : undefined;
+      const pragma = spec.cache ? req.headers.pragma : undefined;
       const answer = await pipeline.run({
         spec,
         appId: appId as string,
@@ -60,6 +63,8 @@ export function buildV1Router({ config, specs, pipeline }: RouterDeps): Router {
         query: req.query,
         body: req.body,
         ...(key !== undefined && { idempotencyKey: key }),
+        ...(cacheControl !== undefined && { cacheControl }),
+        ...(pragma !== undefined && { pragma }),
         startedAt: res.locals.startedAt,
         log: res.locals.log,
       });

@@ -1,5 +1,6 @@
 // The declarative description of one platform API: the router, validation, forwarding and /openapi.json all derive from it.
 import type Joi from 'joi';
+import type { CachePolicy, InvalidationPolicy } from '../cache/types.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -63,6 +64,16 @@ export interface RouteSpec {
   readonly platformErrorCodes?: readonly string[];
   /** Wording of the family's own schema rules (`rule.*`), added by the registry from the family. */
   readonly messages?: Readonly<Record<string, string>>;
+  /**
+   * GET only: the answer is cached per app in Redis for `ttlSec` (CACHE_TTL_SEC may override it, 0 = off), filed
+   * under `tags` so that writes can drop it (contract §13, docs/cache.md). Absent = never cached.
+   */
+  readonly cache?: CachePolicy;
+  /**
+   * Writes only (POST/PUT/DELETE): the cache tags this write makes stale (the resource and the lists holding it),
+   * dropped before the write is answered, also when it failed after being sent.
+   */
+  readonly invalidates?: InvalidationPolicy;
 }
 
 /**

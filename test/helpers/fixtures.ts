@@ -79,7 +79,11 @@ export interface SimCalls {
 export const LOGIN_ROUTE = 'POST /iocm/app/sec/v1.1.0/login';
 export const REFRESH_ROUTE = 'POST /iocm/app/sec/v1.1.0/refreshToken';
 
-export async function startTestSimulator(opts: SimulatorOptions = {}): Promise<TestSimulator> {
+/**
+ * The simulator on a free port with the test apps. `direct`: the suite calls it itself (a simulator test),
+ * so the check that a gateway never names another app does not apply.
+ */
+export async function startTestSimulator(opts: SimulatorOptions = {}, { direct = false } = {}): Promise<TestSimulator> {
   const sim = await startSimulator({ apps: TEST_APPS, quiet: true, ...opts, port: 0 });
   const control = async (pathname: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') => {
     const res = await fetch(`${sim.url}/__control/${pathname}`, {
@@ -91,11 +95,38 @@ export async function startTestSimulator(opts: SimulatorOptions = {}): Promise<T
     if (!res.ok) throw new Error(`simulator control ${pathname}: ${res.status} ${text}`);
     return text ? JSON.parse(text) : null;
   };
+  // Contract §9, checked for every suite that puts a gateway in front of this simulator: the platform's
+  // appId/accessAppId are the gateway's to set, so no call it forwards may name an app other than its own.
+  const assertNoForeignApp = async () => {
+    if (direct) return;
+    // A simulator a test has stopped already has nothing more to tell.
+    const calls = (await control('calls').catch(() => undefined)) as SimCalls | undefined;
+    for (const c of calls?.log ?? []) {
+      const own = c.headers.app_key;
+      if (own === undefined) continue;
+      const body = c.body !== null && typeof c.body === 'object' ? (c.body as Record<string, unknown>) : {};
+      for (const name of ['appId', 'accessAppId']) {
+        for (const v of [c.query[name], body[name]]) {
+          if (v !== undefined && v !== own) throw new Error(`${c.method} ${c.path} reached the platform naming ${name}=${String(v)} for app ${own}`);
+        }
+      }
+    }
+  };
   return {
     ...sim,
     control,
     calls: () => control('calls'),
-    reset: async () => void (await control('reset', {})),
+    reset: async () => {
+      await assertNoForeignApp();
+      await control('reset', {});
+    },
+    close: async () => {
+      try {
+        await assertNoForeignApp();
+      } finally {
+        await sim.close();
+      }
+    },
   };
 }
 
@@ -129,6 +160,9 @@ export function gatewayEnv(simUrl: string, redisUrl: string, extra: Record<strin
     PLATFORM_TIMEOUT_MS: '3000',
     TOKEN_LOCK_TTL_MS: '4000',
     REDIS_KEY_PREFIX: `t${Math.random().toString(36).slice(2, 8)}:`,
+    // The shared GET cache off: suites about quota, tokens and faults count one platform call per GET. The cache's
+    // own suites (cache-gateway.test.ts, the load suite's polling workload) turn it on with CACHE_TTL_SEC.
+    CACHE_TTL_SEC: '{"*":0}',
     ...extra,
   };
 }

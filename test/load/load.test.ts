@@ -167,7 +167,9 @@ const STEADY_APPS = ['load-1', 'load-2', 'load-3', 'load-4'].map((id) => app(id,
 const STORM_APP = app('storm', 100);
 const NOISY_APP = app('noisy', 10);
 const QUIET_APP = app('quiet', 1_000_000);
-const ALL_APPS = [...STEADY_APPS, STORM_APP, NOISY_APP, QUIET_APP];
+// The polling workload's app has the platform's default quota: the cache is what lets it serve its pollers.
+const POLL_APP = app('poll', 100);
+const ALL_APPS = [...STEADY_APPS, STORM_APP, NOISY_APP, QUIET_APP, POLL_APP];
 
 /** Two replicas sharing one Redis and one key prefix, as in production. */
 async function twoReplicas(sim: TestSimulator, redis: TestRedis, extra: Record<string, string>): Promise<ChildGateway[]> {
@@ -445,6 +447,74 @@ describe('load', function () {
       });
     } finally {
       chaos = false;
+      await client.close();
+      await stopAll(gws);
+    }
+  });
+  it('polling workload (issue 16): 20 pollers of 5 task statuses for ~a minute at 100 calls/min → all 200, about one platform call per status per TTL', async () => {
+    const TTL_SEC = 5; // getUpgradeTask's own default (src/families/upgrade/routes.ts)
+    // Just under a minute, so that the test (two child replicas started, five tasks created) stays near 70 s.
+    const RUN_MS = 55_000;
+    const gws = await twoReplicas(sim, redis, { PLATFORM_APPS: JSON.stringify([POLL_APP]), CACHE_TTL_SEC: '{}' });
+    const client = loadClient(24);
+    const base = (i: number) => `${(gws[i % 2] as ChildGateway).url}/v1/apps/${POLL_APP.appId}`;
+    try {
+      // Five running tasks, created through the gateway (the task list's entry is dropped each time).
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const created = await client.send({
+          url: `${base(i)}/upgrade-tasks/software`,
+          method: 'POST',
+          key: KEY_ALL,
+          body: { fileId: 'sw-pkg-0001', targets: { devices: [`poll-dev-${i}`] } },
+        });
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+        ids.push(created.body.operationId as string);
+      }
+      const started = Date.now();
+      const answers: Answer[] = [];
+      // Each poller asks for every status, then again after 300-700 ms, on alternating replicas: the portal's tabs.
+      const poller = async (p: number) => {
+        for (let round = 0; Date.now() - started < RUN_MS; round++) {
+          for (const [k, id] of ids.entries()) {
+            answers.push(await client.send({ url: `${base(p + round + k)}/upgrade-tasks/${id}`, key: KEY_ALL }));
+          }
+          await sleep(300 + ((p * 37 + round * 11) % 400));
+        }
+      };
+      await Promise.all(Array.from({ length: 20 }, (_, p) => poller(p)));
+      const elapsed = Date.now() - started;
+
+      // Thousands of answers from a 100-a-minute quota, every one a 200 with its quota headers.
+      assert.ok(answers.length >= 1000, `only ${answers.length} polls`);
+      assert.deepEqual(histogram(answers), { 200: answers.length }, `${outcomes(answers)}\n${warnings(gws)}`);
+      for (const a of answers) {
+        assertQuotaHeaders(a);
+        assert.match(String(a.headers['cache-status']), /^iot-bff; (hit; ttl=\d+|fwd=miss; (fwd-status=200; stored|collapsed))$/);
+      }
+
+      const { log } = await sim.calls();
+      const periods = Math.ceil(elapsed / (TTL_SEC * 1000));
+      const perStatus: Record<string, number> = {};
+      for (const id of ids) {
+        const times = callsOf(log, POLL_APP.appId)
+          .filter((c) => c.method === 'GET' && c.path.endsWith(`/operations/${id}`))
+          .map((c) => c.at);
+        perStatus[id] = times.length;
+        // One call when the entry expires, across both replicas; two only where a TTL's end falls inside the interval.
+        assert.ok(maxInAnyWindow(times, TTL_SEC * 1000) <= 2, `${id}: ${maxInAnyWindow(times, TTL_SEC * 1000)} platform calls within one TTL`);
+        assert.ok(times.length <= periods + 2, `${id}: ${times.length} platform calls in ${periods} TTLs`);
+      }
+      const platformGets = Object.values(perStatus).reduce((x, y) => x + y, 0);
+      const saved = answers.length - platformGets;
+      // Printed, so that the run shows the quota saved (the issue's "done when").
+      process.stdout.write(
+        `      polling: ${answers.length} answers in ${Math.round(elapsed / 1000)} s, ${platformGets} platform GETs ` +
+          `(${JSON.stringify(Object.values(perStatus))} per status, ${periods} TTLs), ${saved} platform calls saved\n`,
+      );
+      assert.ok(!log.some((c) => c.errorCode === '1010009'), 'the platform had to throttle the gateway');
+      assert.ok(maxInAnyWindow(callsOf(log, POLL_APP.appId).map((c) => c.at), 60_000) <= POLL_APP.ratePerMinute);
+    } finally {
       await client.close();
       await stopAll(gws);
     }

@@ -1,5 +1,6 @@
 // The batch-tasks family's three route descriptions (contract §9, platform-api.md §7.1): router, forwarding and OpenAPI derive from them.
 import Joi from 'joi';
+import { tagParam as param } from '../../cache/policies.js';
 import type { RouteDescription } from '../types.js';
 import { INVALID } from './codes.js';
 import { createBatchTaskBody, getBatchTaskQuery, listSubtasksQuery } from './schemas.js';
@@ -14,6 +15,7 @@ const createdTask = Joi.object({ taskID: Joi.string().required() }).unknown(true
 export const batchRoutes: readonly RouteDescription[] = Object.freeze([
   {
     id: 'createBatchTask',
+    invalidates: () => ['commands:list'],
     summary: 'Create a batch task',
     method: 'POST',
     path: '/batch-tasks',
@@ -26,6 +28,8 @@ export const batchRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'getBatchTask',
+    // 5 s: a batch task's counts move as its subtasks run.
+    cache: { ttlSec: 5, tags: (p) => [`batch-task:${param(p, 'taskId')}`] },
     summary: 'Query a batch task',
     method: 'GET',
     path: '/batch-tasks/{taskId}',
@@ -36,6 +40,7 @@ export const batchRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'listBatchSubtasks',
+    cache: { ttlSec: 5, tags: (p) => [`batch-task:${param(p, 'taskId')}`] },
     summary: "Query a batch task's subtasks",
     method: 'GET',
     path: '/batch-tasks/{taskId}/subtasks',

@@ -22,6 +22,7 @@ const PLATFORM = '/iocm/app/cmd/v1.4.0';
 export const commandRoutes: readonly RouteDescription[] = Object.freeze([
   {
     id: 'createCommand',
+    invalidates: () => ['commands:list'],
     summary: 'Create a device command',
     method: 'POST',
     path: '/commands',
@@ -34,6 +35,8 @@ export const commandRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'listCommands',
+    // 5 s: command statuses move as devices take them (PENDING → SENT → DELIVERED → …).
+    cache: { ttlSec: 5, tags: () => ['commands:list'] },
     summary: 'Query device commands',
     method: 'GET',
     path: '/commands',
@@ -46,6 +49,7 @@ export const commandRoutes: readonly RouteDescription[] = Object.freeze([
     // A PUT whose only allowed body is {"status":"CANCELED"} (§4.3): kept as the platform's modify, so that
     // a later change the platform allows needs no new route.
     id: 'modifyCommand',
+    invalidates: () => ['commands:list'],
     summary: 'Modify a device command (cancel it: status CANCELED)',
     method: 'PUT',
     path: '/commands/{deviceCommandId}',
@@ -56,6 +60,7 @@ export const commandRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'createCommandCancelTask',
+    invalidates: () => ['commands:list', 'command-cancel-tasks:list'],
     summary: 'Cancel all pending commands of a device (create a cancel task)',
     method: 'POST',
     path: '/command-cancel-tasks',
@@ -68,6 +73,8 @@ export const commandRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'listCommandCancelTasks',
+    // 5 s: a cancel task's counts move as the platform works through it.
+    cache: { ttlSec: 5, tags: () => ['command-cancel-tasks:list'] },
     summary: 'Query command cancel tasks',
     method: 'GET',
     path: '/command-cancel-tasks',

@@ -1,4 +1,5 @@
 // The data family's two route descriptions (contract §9, platform-api.md §5.7–§5.8), nested under the device they describe.
+import { tagParam as param } from '../../cache/policies.js';
 import type { RouteDescription } from '../types.js';
 import { DATA_INVALID, DEVICE_DATA_NOT_FOUND } from './codes.js';
 import { capabilitiesQuery, historyQuery } from './schemas.js';
@@ -10,6 +11,8 @@ const DATA = '/iocm/app/data';
 export const dataRoutes: readonly RouteDescription[] = Object.freeze([
   {
     id: 'listDeviceHistory',
+    // 5 s: readings arrive from devices, never through the gateway, so only time makes them stale.
+    cache: { ttlSec: 5, tags: (p) => [`device-data:${param(p, 'deviceId')}`] },
     summary: "Query a device's historical data",
     method: 'GET',
     path: '/devices/{deviceId}/history',
@@ -21,6 +24,8 @@ export const dataRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'getDeviceCapabilities',
+    // 60 s: capabilities come from the device's profile, which changes with a new profile, rarely.
+    cache: { ttlSec: 60, tags: (p) => [`device:${param(p, 'deviceId')}`] },
     summary: "Query a device's service capabilities",
     method: 'GET',
     path: '/devices/{deviceId}/capabilities',

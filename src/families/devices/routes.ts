@@ -1,5 +1,6 @@
 // The devices family's six route descriptions (contract §9, platform-api.md §5.1–§5.6): router, forwarding and OpenAPI derive from them.
 import Joi from 'joi';
+import { tagParam as param } from '../../cache/policies.js';
 import type { RouteDescription } from '../types.js';
 import {
   DEVICE_DATA_NOT_FOUND,
@@ -36,6 +37,7 @@ const registered = Joi.object({
 export const deviceRoutes: readonly RouteDescription[] = Object.freeze([
   {
     id: 'registerDevice',
+    invalidates: () => ['devices:list'],
     summary: 'Register a directly connected device (verification-code mode)',
     method: 'POST',
     path: '/devices',
@@ -53,6 +55,8 @@ export const deviceRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'getDeviceActivation',
+    // 10 s: activation happens on the device's side, not through the gateway.
+    cache: { ttlSec: 10, tags: (p) => [`device:${param(p, 'deviceId')}`] },
     summary: "Query a device's activation status",
     method: 'GET',
     path: '/devices/{deviceId}/activation',
@@ -63,6 +67,7 @@ export const deviceRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'modifyDevice',
+    invalidates: (p) => [`device:${param(p, 'deviceId')}`, 'devices:list'],
     summary: "Modify a device's information",
     method: 'PUT',
     path: '/devices/{deviceId}',
@@ -73,6 +78,8 @@ export const deviceRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'deleteDevice',
+    // A deleted device also leaves every group's member list and its commands.
+    invalidates: (p) => [`device:${param(p, 'deviceId')}`, 'devices:list', 'group-members', 'commands:list'],
     summary: 'Delete a directly connected device',
     method: 'DELETE',
     path: '/devices/{deviceId}',
@@ -83,6 +90,8 @@ export const deviceRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'getDevice',
+    // 10 s: status and last-seen move with the device itself, without a write through the gateway.
+    cache: { ttlSec: 10, tags: (p) => [`device:${param(p, 'deviceId')}`] },
     summary: 'Query one device',
     method: 'GET',
     path: '/devices/{deviceId}',
@@ -93,6 +102,8 @@ export const deviceRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'listDevices',
+    // 10 s: dashboards list the same devices; statuses move on their own.
+    cache: { ttlSec: 10, tags: () => ['devices:list'] },
     summary: 'Query the device list',
     method: 'GET',
     path: '/devices',

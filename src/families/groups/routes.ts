@@ -1,5 +1,6 @@
 // The groups family's eight route descriptions (contract §9, platform-api.md §7.2): router, forwarding and OpenAPI derive from them.
 import Joi from 'joi';
+import { tagParam as param } from '../../cache/policies.js';
 import type { RouteDescription } from '../types.js';
 import { DEVICE_NOT_FOUND, GROUP_FULL, GROUP_NAME_TAKEN, GROUP_NOT_FOUND, INPUT_INVALID } from './codes.js';
 import { createGroupBody, groupListQuery, memberBody, memberListQuery, modifyGroupBody } from './schemas.js';
@@ -29,6 +30,7 @@ const group = Joi.object({
 export const groupRoutes: readonly RouteDescription[] = Object.freeze([
   {
     id: 'createGroup',
+    invalidates: () => ['groups:list', 'group-members'],
     summary: 'Create a device group',
     method: 'POST',
     path: '/groups',
@@ -41,6 +43,8 @@ export const groupRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'listGroups',
+    // 30 s: groups change only through the gateway (dropped at once), or by another system sharing the app.
+    cache: { ttlSec: 30, tags: () => ['groups:list'] },
     summary: 'Query the device group list',
     method: 'GET',
     path: '/groups',
@@ -57,6 +61,7 @@ export const groupRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'getGroup',
+    cache: { ttlSec: 30, tags: (p) => [`group:${param(p, 'devGroupId')}`] },
     summary: 'Query a device group',
     method: 'GET',
     path: '/groups/{devGroupId}',
@@ -67,6 +72,7 @@ export const groupRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'modifyGroup',
+    invalidates: (p) => [`group:${param(p, 'devGroupId')}`, 'groups:list'],
     summary: 'Modify a device group',
     method: 'PUT',
     path: '/groups/{devGroupId}',
@@ -78,6 +84,7 @@ export const groupRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'deleteGroup',
+    invalidates: (p) => [`group:${param(p, 'devGroupId')}`, 'groups:list', `group-members:${param(p, 'devGroupId')}`],
     summary: 'Delete a device group',
     method: 'DELETE',
     path: '/groups/{devGroupId}',
@@ -88,6 +95,8 @@ export const groupRoutes: readonly RouteDescription[] = Object.freeze([
   },
   {
     id: 'listGroupMembers',
+    // 30 s, and dropped when a device is deleted (tag group-members) or members change.
+    cache: { ttlSec: 30, tags: (p) => [`group-members:${param(p, 'devGroupId')}`, 'group-members'] },
     summary: "Query a device group's members",
     method: 'GET',
     path: '/groups/{devGroupId}/members',
@@ -105,6 +114,7 @@ export const groupRoutes: readonly RouteDescription[] = Object.freeze([
   {
     // Not a creating POST (contract §9 lists those): the platform echoes {devGroupId, deviceIds}, so 200.
     id: 'addGroupMembers',
+    invalidates: (p) => [`group-members:${param(p, 'devGroupId')}`, `group:${param(p, 'devGroupId')}`, 'groups:list'],
     summary: 'Add devices to a device group',
     method: 'POST',
     path: '/groups/{devGroupId}/members',
@@ -117,6 +127,7 @@ export const groupRoutes: readonly RouteDescription[] = Object.freeze([
   {
     // A POST rather than DELETE /members: the platform takes the list in a body, which a DELETE should not carry.
     id: 'removeGroupMembers',
+    invalidates: (p) => [`group-members:${param(p, 'devGroupId')}`, `group:${param(p, 'devGroupId')}`, 'groups:list'],
     summary: 'Remove devices from a device group',
     method: 'POST',
     path: '/groups/{devGroupId}/members/remove',

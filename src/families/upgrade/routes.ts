@@ -1,5 +1,6 @@
 // The device-upgrade family's eight route descriptions (contract §3, platform-api.md §3): router, forwarding and OpenAPI derive from them.
 import Joi from 'joi';
+import { tagParam as param, upgradeTags as t } from '../../cache/index.js';
 import { GatewayError } from '../../errors.js';
 import type { RouteDescription } from '../types.js';
 import { MALFORMED } from './codes.js';
@@ -43,6 +44,8 @@ function createTaskRoute(kind: 'software' | 'firmware'): RouteDescription {
     shapeResponse: operationIdOnly,
     idempotencyKey: true,
     platformErrorCodes: TASK_CODES,
+    // The new task's own entry cannot be cached yet; the task list now lacks it.
+    invalidates: () => [t.taskList],
   };
 }
 
@@ -58,6 +61,9 @@ export const upgradeRoutes: readonly RouteDescription[] = Object.freeze([
     query: packageListQuery,
     successStatus: 200,
     platformErrorCodes: [MALFORMED, '123029'],
+    // 60 s: packages change only when an operator uploads one in the portal (unseen) or deletes one through the
+    // gateway (dropped at once); the rollout service re-reads this list before every task (docs/cache.md).
+    cache: { ttlSec: 60, tags: () => [t.packageList] },
   },
   {
     id: 'getPackage',
@@ -67,6 +73,8 @@ export const upgradeRoutes: readonly RouteDescription[] = Object.freeze([
     platform: { method: 'GET', path: `${PLATFORM}/category/{fileId}` },
     successStatus: 200,
     platformErrorCodes: [MALFORMED, '123002'],
+    // 300 s: a package's metadata is fixed once uploaded (a new version is a new fileId); deletion drops it.
+    cache: { ttlSec: 300, tags: (p) => [t.packageOf(param(p, 'fileId'))] },
   },
   {
     id: 'deletePackage',
@@ -76,6 +84,7 @@ export const upgradeRoutes: readonly RouteDescription[] = Object.freeze([
     platform: { method: 'DELETE', path: `${PLATFORM}/category/{fileId}` },
     successStatus: 204,
     platformErrorCodes: [MALFORMED, '123002'],
+    invalidates: (p) => [t.packageOf(param(p, 'fileId')), t.packageList],
   },
   createTaskRoute('software'),
   createTaskRoute('firmware'),
@@ -88,6 +97,8 @@ export const upgradeRoutes: readonly RouteDescription[] = Object.freeze([
     query: taskListQuery,
     successStatus: 200,
     platformErrorCodes: [MALFORMED, '123029'],
+    // 10 s: new tasks come through the gateway (dropped), but each task's status and counters move as devices upgrade.
+    cache: { ttlSec: 10, tags: () => [t.taskList] },
   },
   {
     id: 'getUpgradeTask',
@@ -97,6 +108,8 @@ export const upgradeRoutes: readonly RouteDescription[] = Object.freeze([
     platform: { method: 'GET', path: `${PLATFORM}/operations/{operationId}` },
     successStatus: 200,
     platformErrorCodes: [MALFORMED, '123002'],
+    // 5 s: the status the operations portal polls; 20 pollers cost at most one platform call per 5 s per task.
+    cache: { ttlSec: 5, tags: (p) => [t.taskOf(param(p, 'operationId'))] },
   },
   {
     id: 'listUpgradeSubtasks',
@@ -107,5 +120,7 @@ export const upgradeRoutes: readonly RouteDescription[] = Object.freeze([
     query: subtaskListQuery,
     successStatus: 200,
     platformErrorCodes: [MALFORMED, '123002', '123029'],
+    // 5 s, filed with the task: its status and its subtasks stay consistent with each other.
+    cache: { ttlSec: 5, tags: (p) => [t.taskOf(param(p, 'operationId'))] },
   },
 ] satisfies RouteDescription[]);
