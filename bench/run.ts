@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Pool, request } from 'undici';
 import { freePort, startRedis } from '../test/helpers/servers.js';
+import { callbackToken } from '../src/events/callback.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results');
@@ -228,6 +229,22 @@ const APPS = {
 const API_KEY = 'bench-client-key-0123456789abcdef';
 /** A client whose own request rate (contract §11) is used up by the first request: every later one is the client-limited 429. */
 const CLIENT_LIMITED_KEY = 'bench-client-limited-key-0123456789';
+// Events (issue 12): the callback row posts the same ~500-byte push; dedupe is off on the bench gateway
+// (EVENTS_DEDUPE_MS=0) so that every push is stored (XADD), which is the cost to measure.
+const CALLBACK_SECRET = 'bench-callback-secret-0123456789abcdef-0123';
+const DEVICE_DATA_PUSH = JSON.stringify({
+  notifyType: 'deviceDataChanged',
+  requestId: null,
+  deviceId: '5f1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8',
+  gatewayId: '5f1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8',
+  service: {
+    serviceId: 'WaterMeter',
+    serviceType: 'WaterMeter',
+    data: { currentReading: 46.3, signalStrength: -85, batteryLevel: 87, temperature: 21.5, pressure: 1.013, flowRate: 0.42, alarm: 0, valveState: 'OPEN' },
+    eventTime: '20261130T044000Z',
+  },
+  extra: 'x'.repeat(120),
+});
 const PLATFORM_LIST = '/iodm/northbound/v1.5.0/category';
 
 /** About 300 bytes, well-formed JSON, refused by Joi (devices and deviceGroups together: 123023). */
@@ -244,7 +261,7 @@ const INVALID_TASK = JSON.stringify({
 });
 
 interface Target {
-  id: 'direct' | 'bare' | 'floor' | 'forward' | 'memory' | 'hit' | 'limited' | 'clientLimited' | 'invalid';
+  id: 'direct' | 'bare' | 'floor' | 'forward' | 'memory' | 'hit' | 'limited' | 'clientLimited' | 'invalid' | 'callback';
   label: string;
   /** The process whose CPU and RSS are this target's. */
   proc: Proc;
@@ -306,6 +323,9 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
       ]),
       REDIS_URL: testRedis.url,
       LOG_LEVEL: KNOBS.logLevel,
+      CALLBACK_BASE_URL: `http://127.0.0.1:${gwPort}`,
+      CALLBACK_SECRET,
+      EVENTS_DEDUPE_MS: '0',
       // The forwarding, 429 and validation rows measure the platform path: no answer of this gateway is cached.
       CACHE_TTL_SEC: '{"*":0}',
     },
@@ -444,6 +464,17 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
       headers: { ...gwHeaders, 'content-type': 'application/json' },
       body: INVALID_TASK,
       expect: [400],
+    },
+    {
+      id: 'callback',
+      label: 'gateway: callback (push stored)',
+      proc: gateway,
+      origin: gateway.url,
+      path: `/callbacks/${APPS.gateway.appId}/${callbackToken(CALLBACK_SECRET, APPS.gateway.appId)}`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: DEVICE_DATA_PUSH,
+      expect: [200],
     },
   ];
 
@@ -751,6 +782,7 @@ function report(
       met: ratios.clientLimitedVsLimited.rps >= 0.95 && ratios.clientLimitedVsLimited.cpuUs <= 1.05,
     },
     { target: 'validation-failure path ≥ 3× forwarding throughput', value: ratios.invalidThroughputVsForward, limit: 3, unit: '×', met: ratios.invalidThroughputVsForward >= 3 },
+    { target: 'callback ≥ 2,000 events/s (a ~500-byte deviceDataChanged push stored, answered 200)', value: summary.callback.rps, limit: 2000, unit: 'events/s', met: summary.callback.rps >= 2000 },
     { target: 'gateway peak RSS ≤ 180 MB (issue 15; was 200)', value: gatewayHwmMb, limit: 180, unit: 'MB', met: gatewayHwmMb <= 180 },
     {
       target: 'cache hit costs less than a forward (gateway CPU µs/req, hit ÷ forward)',
@@ -771,6 +803,7 @@ function report(
     limited: `${f(ratios.limitedThroughputVsForward, 1)}× forwarding req/s, ${f(ratios.limitedVsFloor, 2)}× the floor`,
     clientLimited: `${f(ratios.clientLimitedVsLimited.rps, 2)}× the quota 429's req/s, ${f(ratios.clientLimitedVsLimited.cpuUs, 2)}× its CPU, ${f(ratios.clientLimitedVsFloor, 2)}× the floor`,
     invalid: `${f(ratios.invalidThroughputVsForward, 1)}× forwarding req/s`,
+    callback: `${f(summary.callback.rps / summary.forward.rps, 1)}× forwarding req/s`,
   };
   const header = [
     'path',

@@ -5,8 +5,13 @@ import helmet from 'helmet';
 import { GetCache, createCacheMetrics } from './cache/index.js';
 import { ALL_OPERATIONS } from './cache/policies.js';
 import { ConfigError, type Config } from './config.js';
+import { Events } from './events/index.js';
+import { isGatewayCallbackUrl } from './events/callback.js';
+import { eventInvalidator } from './events/invalidation.js';
+import { SubscriptionManager } from './events/subscriptions.js';
 import { createForwarder } from './forward.js';
 import { clientRateLimit } from './http/client-rate-limit.js';
+import { authenticate, authorizeApp } from './http/auth.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { buildDocsRouter } from './http/docs.js';
 import { buildOpsRouter } from './http/ops.js';
@@ -14,7 +19,7 @@ import { requestContext } from './http/request-context.js';
 import { Idempotency, MemoryIdempotencyBackend, RedisIdempotencyBackend } from './idempotency.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { createPipeline } from './pipeline.js';
+import { createPipeline, type CallbackInjection } from './pipeline.js';
 import { CircuitBreaker } from './platform/breaker.js';
 import { createPlatformClient, type PlatformClient } from './platform/client.js';
 import { createCodeCatalog } from './platform/codes.js';
@@ -40,6 +45,9 @@ export interface Gateway {
   metrics: Metrics;
   limiter: QuotaLimiter;
   tokens: TokenManager;
+  /** Present while events are on (Redis and CALLBACK_BASE_URL). */
+  events: Events | undefined;
+  subscriptions: SubscriptionManager | undefined;
   /** The platform's own API for SDK-based services (contract §14), when COMPAT_PORT is set; main.ts listens with it. */
   compatApp?: Express;
   /** Connects to Redis (waiting at most `ms`); true if connected. The gateway serves either way. */
@@ -138,9 +146,57 @@ export function createGateway(config: Config, logger: Logger): Gateway {
         })
     : undefined;
 
-  const pipeline = createPipeline({ config, forwarder, idempotency, ...(cache && { cache }), ...(quotaNow && { quotaNow }) });
+  // Events (contract §10): on with Redis and CALLBACK_BASE_URL (the configuration refuses one without the other).
+  const events =
+    redis && config.callbackBaseUrl && config.callbackSecret
+      ? new Events({
+          redis,
+          keyPrefix: config.redisKeyPrefix,
+          logger,
+          registry: metrics.registry,
+          callbackSecret: config.callbackSecret,
+          callbackBaseUrl: config.callbackBaseUrl,
+          apps: config.apps,
+          bodyLimit: config.bodyLimit,
+          allowedHosts: config.webhookAllowedHosts,
+          ...(config.tokenEncryptionKeys.length > 0 ? { sealKeys: config.tokenEncryptionKeys } : {}),
+          stream: { maxLen: config.eventsMaxLen, maxAgeMs: config.eventsMaxAgeMs, dedupeMs: config.eventsDedupeMs },
+          delivery: { attemptTimeoutMs: config.webhookTimeoutMs, leaseMs: config.webhookClaimIdleMs, claimIdleMs: config.webhookClaimIdleMs, concurrency: config.webhookConcurrency },
+          sse: { heartbeatMs: config.sseHeartbeatMs, maxStreamsPerClient: config.sseMaxStreams },
+          instanceId: replicaId,
+          onWebhooksChanged: (appId) => subscriptions?.reconcile(appId),
+          // An upgrade subtask's progress or result drops its task's cached status (contract §13).
+          onEvent: eventInvalidator(cache ? (appId, tags) => cache.invalidate(appId, tags) : undefined),
+        })
+      : undefined;
+  const subscriptions =
+    events && redis
+      ? new SubscriptionManager({
+          redis,
+          keyPrefix: config.redisKeyPrefix,
+          forwarder,
+          logger,
+          apps: () => config.apps.keys(),
+          callbackUrl: (appId) => events.callbackUrl(appId),
+          wanted: (appId) => events.wantedNotifyTypes(appId),
+          platformTimeoutMs: config.platformTimeoutMs,
+          owner: replicaId,
+        })
+      : undefined;
+  const callbacks: CallbackInjection | undefined =
+    events && config.callbackBaseUrl
+      ? { urlOf: (appId) => events.callbackUrl(appId), isGateways: (url) => isGatewayCallbackUrl(config.callbackBaseUrl as string, url) }
+      : undefined;
+
+  const pipeline = createPipeline({ config, forwarder, idempotency, ...(cache && { cache }), ...(quotaNow && { quotaNow }), ...(callbacks && { callbacks }) });
+
 
   let draining = false;
+  let eventsStopped: Promise<void> | undefined;
+  const stopEvents = async (): Promise<void> => {
+    await subscriptions?.stop();
+    await events?.stop(Math.min(config.shutdownTimeoutMs, config.webhookTimeoutMs));
+  };
   const readiness = async (): Promise<string[]> => {
     const reasons: string[] = [];
     if (draining) reasons.push('shutting down');
@@ -169,6 +225,16 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     }),
   );
   app.use(buildDocsRouter());
+  if (events) {
+    // The platform has no API key: the callback's path token is its credential.
+    app.use(events.callbackRouter());
+    // Before the families' router, whose 404 would otherwise answer these paths.
+    // Authenticated here only on the events' own paths, so that the families' calls are not checked twice.
+    const eventsApi = express.Router({ mergeParams: true });
+    eventsApi.use(['/webhooks', '/events'], authenticate(config.clients), authorizeApp(config.apps));
+    eventsApi.use(events.apiRouter());
+    app.use('/v1/apps/:appId', eventsApi);
+  }
   const clientLimit = clientRateLimit({ clients: config.clients, redis, keyPrefix: config.redisKeyPrefix, metrics, logger });
   app.use('/v1', buildV1Router({ config, specs: routes, pipeline, ...(clientLimit && { clientRateLimit: clientLimit }) }));
   app.use(notFound);
@@ -196,20 +262,28 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     metrics,
     limiter,
     tokens,
+    events,
+    subscriptions,
     ...(compatApp && { compatApp }),
     async connect(ms) {
       if (!redis || !subscriber) return true;
       const [main] = await Promise.all([connectClientWithin(redis, ms), connectClientWithin(subscriber, ms)]);
       // The start log names the topology and the primary (for a cluster, every primary).
       logger.info({ redis: describeRedis(redis) }, main ? 'redis topology' : 'redis topology (not reachable yet)');
+      // Started whether or not Redis answered: both retry on their own until it does.
+      await events?.start();
+      subscriptions?.start();
       return main;
     },
     redisWhere: () => (redis ? describeRedis(redis) : null),
     drain() {
       draining = true;
+      // Ends SSE streams (which would hold the server's close) and lets delivery attempts in flight finish.
+      eventsStopped ??= stopEvents();
     },
     async close() {
       draining = true;
+      await (eventsStopped ??= stopEvents());
       cache?.close();
       await store.close();
       client.close();

@@ -337,6 +337,73 @@ export const SETTINGS = {
     default: 10_000,
     doc: 'how long SIGTERM waits for requests in flight',
   }),
+  // Events (contract §10, docs/events.md): off unless CALLBACK_BASE_URL is set.
+  callbackBaseUrl: setting({
+    env: 'CALLBACK_BASE_URL',
+    // The platform refuses a callback URL without an explicit port (platform-api.md §6.1).
+    schema: Joi.string()
+      .uri({ scheme: ['http', 'https'] })
+      .pattern(/^https?:\/\/(\[[^\]]+\]|[^/:?#]+):\d{1,5}(\/[^?#]*)?$/, 'a URL with an explicit port and no query') as Joi.Schema<string | undefined>,
+    doc: "the gateway's address as the platform reaches it (scheme, host and an explicit port, e.g. `https://gw.example.com:443`); set, it turns events on (needs Redis and `CALLBACK_SECRET`); unset, the event routes answer 404",
+    shown: 'off',
+    to: (url: string | undefined): string | null => (url ? url.replace(/\/+$/, '') : null),
+  }),
+  callbackSecret: setting({
+    env: 'CALLBACK_SECRET',
+    schema: Joi.string().min(32).max(512) as Joi.Schema<string | undefined>,
+    doc: 'at least 32 characters: derives the per-app path token of the callback URL (and seals webhook secrets at rest); required when events are on; never logged',
+    shown: '—',
+    to: (secret: string | undefined): string | null => secret ?? null,
+  }),
+  webhookAllowedHosts: setting({
+    env: 'WEBHOOK_ALLOWED_HOSTS',
+    schema: Joi.string().pattern(/^[A-Za-z0-9*.:\[\]-]+(,[A-Za-z0-9*.:\[\]-]+)*$/, 'host patterns, comma-separated') as Joi.Schema<string | undefined>,
+    doc: 'host patterns a webhook URL may name, comma-separated (`*.internal`, `10.0.0.5`); unset, any host (subscribers are internal services)',
+    shown: 'any host',
+    to: (hosts: string | undefined): readonly string[] => Object.freeze(hosts ? hosts.split(',') : []),
+  }),
+  eventsDedupeMs: setting({
+    env: 'EVENTS_DEDUPE_MS',
+    schema: int(0, 24 * 3_600_000),
+    default: 600_000,
+    doc: 'a push identical to one stored within this window is stored once (the platform re-pushes); 0 = off',
+  }),
+  eventsMaxLen: setting({
+    env: 'EVENTS_MAX_LEN',
+    schema: int(1000, 100_000_000),
+    default: 100_000,
+    doc: "events kept per app at least (the stream's length cap); with `EVENTS_MAX_AGE_MS`, whichever keeps more",
+  }),
+  eventsMaxAgeMs: setting({
+    env: 'EVENTS_MAX_AGE_MS',
+    schema: int(60_000, 30 * 24 * 3_600_000),
+    default: 86_400_000,
+    doc: 'how long events are kept at least (for `Last-Event-ID` resume and late webhooks)',
+  }),
+  webhookTimeoutMs: setting({
+    env: 'WEBHOOK_TIMEOUT_MS',
+    schema: int(100, 60_000),
+    default: 10_000,
+    doc: "deadline of one delivery attempt to a webhook; a replica's unfinished deliveries are taken over after 1.5 × this",
+  }),
+  webhookConcurrency: setting({
+    env: 'WEBHOOK_CONCURRENCY',
+    schema: int(1, 64),
+    default: 1,
+    doc: 'first delivery attempts in flight at once per webhook: 1 = received strictly in arrival order; more = started in order, neighbours may arrive swapped, more throughput',
+  }),
+  sseHeartbeatMs: setting({
+    env: 'SSE_HEARTBEAT_MS',
+    schema: int(100, 300_000),
+    default: 15_000,
+    doc: 'comment line interval on an idle event stream, so that proxies keep it open',
+  }),
+  sseMaxStreams: setting({
+    env: 'SSE_MAX_STREAMS',
+    schema: int(1, 10_000),
+    default: 10,
+    doc: 'concurrent event streams per client on one replica; past it, 429 `TOO_MANY_STREAMS`',
+  }),
   // The platform's own API as a drop-in for SDK-based services (contract §14, src/compat/).
   compatPort: setting({
     env: 'COMPAT_PORT',
@@ -406,6 +473,10 @@ export const DERIVED = {
   tokenWaitLimitMs: {
     doc: 'how long a replica waits for a token before giving up: `TOKEN_LOCK_TTL_MS` + `PLATFORM_TIMEOUT_MS` (a dead holder\'s lock, then its own login)',
     of: (c: Plain) => c.tokenLockTtlMs + c.platformTimeoutMs,
+  },
+  webhookClaimIdleMs: {
+    doc: "how long a webhook's lease lives without renewal, and how long a delivery stays unfinished before another replica takes it over: 1.5 × `WEBHOOK_TIMEOUT_MS` (longer than any attempt, so a live replica's attempt is never repeated)",
+    of: (c: Plain) => Math.ceil(c.webhookTimeoutMs * 1.5),
   },
 } as const satisfies Record<string, { doc: string; of: (c: Plain) => number }>;
 
@@ -712,6 +783,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     typeof keys === 'string' ? keys.split(',').map((k) => Buffer.from(k, 'hex')) : [],
   );
   const redisTopology = buildRedisTopology(v, raw[SETTINGS.redisUrl.env] !== undefined, problems);
+  if (valueOf(SETTINGS.callbackBaseUrl) !== undefined) {
+    // Events need the secret (path tokens) and a shared store (the stream): refused at start rather than half on.
+    if (valueOf(SETTINGS.callbackSecret) === undefined) problems.push(`${SETTINGS.callbackSecret.env}: is required when ${SETTINGS.callbackBaseUrl.env} is set`);
+    if (valueOf(SETTINGS.redisUrl) === 'memory') problems.push(`${SETTINGS.callbackBaseUrl.env}: events need Redis (REDIS_URL=memory keeps them off)`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   // Plain values: each validated value through its setting's conversion. The one cast below is where the

@@ -28,6 +28,8 @@ export const CATALOG = {
   },
   RATE_LIMITED: { status: 429, retryable: true, message: "The app's platform quota is used up; retry later." },
   CLIENT_RATE_LIMITED: { status: 429, retryable: true, message: 'This client sent more requests than its rate limit allows; retry later.' },
+  // Its own code, not RATE_LIMITED: that one means the app's platform quota (contract §11), which a stream never spends.
+  TOO_MANY_STREAMS: { status: 429, retryable: true, message: 'Too many event streams are open for this client; close one first.' },
   INTERNAL: { status: 500, retryable: true, message: 'Internal error.' },
   UPSTREAM_AUTH_FAILED: {
     status: 502,

@@ -2,6 +2,7 @@
 import { ttlFor, type GetCache } from './cache/index.js';
 import type { Config } from './config.js';
 import { GatewayError } from './errors.js';
+import { scrubCallbackUrls } from './events/callback.js';
 import type { Forwarder } from './forward.js';
 import type { WaitRequest } from './quota/waiting.js';
 import { Idempotency } from './idempotency.js';
@@ -61,6 +62,13 @@ function waitOf(call: Call, config: Config, deadline: number): { wait?: WaitRequ
   return { wait: { until, seconds: call.preferWait, ...(call.signal && { signal: call.signal }) } };
 }
 
+/** While events are on: the gateway's callback for commands (contract §10), and how to recognise it in answers. */
+export interface CallbackInjection {
+  /** The app's callback URL (holds a secret token: never logged, never answered). */
+  urlOf(appId: string): string;
+  isGateways(url: string): boolean;
+}
+
 export interface PipelineDeps {
   config: Config;
   forwarder: Forwarder;
@@ -72,13 +80,23 @@ export interface PipelineDeps {
    * or a wait for another request's call); `{}` when they cannot be known by the deadline.
    */
   quotaNow?: (appId: string, deadline: number) => Promise<Record<string, string>>;
+  /** While events are on: the gateway's callback for commands' callbackUrl (contract §10). */
+  callbacks?: CallbackInjection;
 }
 
 export function createPipeline(deps: PipelineDeps): Pipeline {
-  const { config, forwarder, idempotency, cache, quotaNow } = deps;
+  const { config, forwarder, idempotency, cache, quotaNow, callbacks } = deps;
   return {
     async run(call) {
       const { spec, appId } = call;
+      const withCallback = callbacks !== undefined ? spec.platform.callbackUrl : undefined;
+      if (withCallback === 'body' && hasOwn(call.body, 'callbackUrl')) {
+        // The gateway's callback is the only one while events are on: a caller's would take the command's pushes away from it.
+        throw new GatewayError('VALIDATION_FAILED', {
+          message: 'The gateway sets callbackUrl while events are on; subscribe with a webhook instead.',
+          details: [{ field: 'callbackUrl', message: '"callbackUrl" is set by the gateway' }],
+        });
+      }
       // Validation before the cache: an invalid request gets 400 whether or not a valid one is cached (§13).
       const input = validateRequest(spec, { params: call.params, query: call.query, body: spec.body ? call.body : undefined });
       const deadline = call.startedAt + config.platformTimeoutMs;
@@ -86,6 +104,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       let platformAnswer: Answer['platform'];
       const forward = async () => {
         const platform = toPlatform(spec, appId, input);
+        if (withCallback === 'body' && callbacks) platform.body = { ...(platform.body as Record<string, unknown>), callbackUrl: callbacks.urlOf(appId) };
         const r = await forwarder.forward(spec, {
           appId,
           params: input.params,
@@ -97,8 +116,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           ...waitOf(call, config, deadline),
         });
         Object.assign(headers, r.headers);
-        platformAnswer = { status: r.status, body: r.body };
-        return { status: spec.successStatus, body: spec.shapeResponse ? spec.shapeResponse(r.body) : r.body };
+        // The gateway's callback URL (a secret) leaves neither front: scrubbed from the platform's body too.
+        const body = withCallback && callbacks ? scrubCallbackUrls(r.body, callbacks.isGateways) : r.body;
+        platformAnswer = { status: r.status, body };
+        return { status: spec.successStatus, body: spec.shapeResponse ? spec.shapeResponse(body) : body };
       };
 
       if (cache && spec.cache && spec.method === 'GET') {
@@ -161,3 +182,6 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     },
   };
 }
+
+const hasOwn = (body: unknown, key: string): boolean =>
+  typeof body === 'object' && body !== null && !Array.isArray(body) && Object.prototype.hasOwnProperty.call(body, key);

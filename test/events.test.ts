@@ -635,7 +635,7 @@ describe('events', function () {
       });
       assert.equal(resumed.status, 200);
       const over = await request(node.url).get('/v1/apps/app-11/events').set('x-client', 'ops-portal');
-      assertEnvelope(over, 429, 'RATE_LIMITED');
+      assertEnvelope(over, 429, 'TOO_MANY_STREAMS');
       await waitFor(() => resumed.events.length === 2 && filtered.events.length === 1, 5_000, 'resumed events');
       assert.deepEqual(
         resumed.events.map((e) => [e.id, e.event]),

@@ -30,6 +30,40 @@ export function tokenMatches(secret: string, appId: string, token: string): bool
   return timingSafeEqual(want, got.length === want.length ? got : want) && got.length === want.length;
 }
 
+/**
+ * The answer with every `callbackUrl` field that `isGateways` recognises removed, at any depth (command
+ * bodies, batch details). Other values, a caller's own URL from before events were on, stay. Returns a copy
+ * only where something changed.
+ */
+export function scrubCallbackUrls(value: unknown, isGateways: (url: string) => boolean, depth = 0): unknown {
+  if (depth > 32 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    let changed = false;
+    const out = value.map((v) => {
+      const w = scrubCallbackUrls(v, isGateways, depth + 1);
+      if (w !== v) changed = true;
+      return w;
+    });
+    return changed ? out : value;
+  }
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const drop = (k === 'callbackUrl' || k === 'callbackurl') && typeof v === 'string' && isGateways(v);
+    const w = drop ? undefined : scrubCallbackUrls(v, isGateways, depth + 1);
+    if (drop || w !== v) {
+      out ??= { ...(value as Record<string, unknown>) };
+      if (drop) delete out[k];
+      else out[k] = w;
+    }
+  }
+  return out ?? value;
+}
+
+/** Whether a URL is one of the gateway's callback URLs (under CALLBACK_BASE_URL's /callbacks/), whatever the app or token. */
+export function isGatewayCallbackUrl(baseUrl: string, url: string): boolean {
+  return url.startsWith(`${baseUrl.replace(/\/+$/, '')}/callbacks/`);
+}
+
 export interface CallbackDeps {
   store: EventStore;
   /** CALLBACK_SECRET (≥ 32 characters; checked by the configuration). */
@@ -40,6 +74,11 @@ export interface CallbackDeps {
   bodyLimit: string | number;
   metrics?: EventMetrics;
   logger?: Logger;
+  /**
+   * Called once per newly stored event (not for duplicates), after it is stored and before the 200, e.g. to
+   * drop cached answers the event makes stale. Its failure never fails the callback: the event is stored.
+   */
+  onEvent?: (appId: string, notifyType: string, body: Record<string, unknown>) => void | Promise<void>;
 }
 
 /**
@@ -53,9 +92,9 @@ export function createCallbackRouter(deps: CallbackDeps): Router {
   const checkToken = (req: Request, res: Response, next: NextFunction): void => {
     const appId = String(req.params.appId);
     const token = String(req.params.token);
-    // The access log prints req.path: hide the token there (it is a credential) for every answer below.
-    req.url = req.url.replace(/\/[^/?]*(\?.*)?$/, '/[token]$1');
+    // The access log prints the path: it names the route and the app instead of the token (a credential).
     res.locals.route = 'callback';
+    res.locals.logPath = `/callbacks/${appId}/[token]`;
     // The token is checked for unknown apps too, so that timing does not tell which apps exist.
     const ok = tokenMatches(deps.secret, appId, token);
     if (!ok || !deps.hasApp(appId)) {
@@ -97,6 +136,13 @@ export function createCallbackRouter(deps: CallbackDeps): Router {
       throw new GatewayError('SERVICE_UNAVAILABLE', { message: 'The event could not be stored.', retryAfter: 1, cause: err });
     }
     deps.metrics?.received.inc({ notify_type: label, outcome: stored.duplicate ? 'duplicate' : 'stored' });
+    if (!stored.duplicate && deps.onEvent) {
+      try {
+        await deps.onEvent(appId, notifyType, parsed as Record<string, unknown>);
+      } catch (err) {
+        deps.logger?.warn({ appId, notifyType, err }, 'event hook failed (the event is stored)');
+      }
+    }
     res.status(200).json({ id: stored.id, duplicate: stored.duplicate });
   });
   return r;

@@ -62,6 +62,12 @@ export interface DeliveryOptions {
   logSize?: number;
   /** Failed events kept per webhook for redelivery. */
   failedKeep?: number;
+  /**
+   * First attempts in flight at once per webhook. 1 (the default): a receiver gets them strictly in arrival
+   * order. More: they still start in arrival order, but neighbours may arrive swapped; throughput per webhook
+   * grows with it (an attempt costs a round trip to the receiver and one to Redis).
+   */
+  concurrency?: number;
 }
 
 /** One line of a webhook's deliveries log. */
@@ -137,6 +143,7 @@ export class DeliveryWorkers {
       batch: 50,
       logSize: 100,
       failedKeep: 10_000,
+      concurrency: 1,
       ...opts,
     };
     // An entry is claimed only once its attempt must have ended: the live holder's attempt is never duplicated.
@@ -438,10 +445,19 @@ class Runner {
     if (exists) await this.w.scriptRedis.xgroup('CREATE', this.k.stream, this.k.group, '0', 'MKSTREAM').catch(() => undefined);
   }
 
-  /** First attempts, strictly in stream order; non-matching entries are acknowledged without a POST. */
+  /**
+   * First attempts, started in stream order (at most `concurrency` in flight); non-matching entries are
+   * acknowledged without a POST. A Redis failure of one attempt stops starting more; what was not started stays
+   * pending, and is claimed again once idle for claimIdleMs.
+   */
   private async process(entries: RawEntry[]): Promise<void> {
     const skip: string[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: { err: unknown } | undefined;
+    const width = Math.max(1, this.w.cfg.concurrency);
     for (const [i, [sid, fields]] of entries.entries()) {
+      while (inFlight.size >= width) await Promise.race(inFlight);
+      if (failure) break;
       if (!this.active) {
         // Unfinished entries stay pending; marked idle, so that the next holder claims them at once.
         await this.handBack(entries.slice(i).map((e) => e[0]));
@@ -453,8 +469,13 @@ class Runner {
         continue;
       }
       if (skip.length > 0) await this.w.scriptRedis.xack(this.k.stream, this.k.group, ...skip.splice(0));
-      await this.attempt(event, sid, 1, Date.now(), 'first');
+      const p: Promise<void> = this.attempt(event, sid, 1, Date.now(), 'first')
+        .catch((err: unknown) => void (failure ??= { err }))
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
     }
+    await Promise.all(inFlight);
+    if (failure) throw failure.err;
     if (skip.length > 0) await this.w.scriptRedis.xack(this.k.stream, this.k.group, ...skip);
   }
 

@@ -26,7 +26,7 @@ export { hostAllowed, validateWebhookInput, type CreatedWebhook, type WebhookVie
 export type DeliveryTuning = Partial<
   Pick<
     DeliveryOptions,
-    'attemptTimeoutMs' | 'retryDelaysMs' | 'retryForMs' | 'leaseMs' | 'claimIdleMs' | 'scanIntervalMs' | 'pollMs' | 'batch' | 'logSize' | 'failedKeep'
+    'attemptTimeoutMs' | 'retryDelaysMs' | 'retryForMs' | 'leaseMs' | 'claimIdleMs' | 'scanIntervalMs' | 'pollMs' | 'batch' | 'logSize' | 'failedKeep' | 'concurrency'
   >
 >;
 
@@ -58,6 +58,8 @@ export interface EventsOptions {
   stream?: { maxLen?: number; maxAgeMs?: number; dedupeMs?: number };
   delivery?: DeliveryTuning;
   sse?: { heartbeatMs?: number; pollMs?: number; maxStreamsPerClient?: number; writeTimeoutMs?: number };
+  /** Called once per newly stored push (after the store, before the 200): cache invalidation. Failures are logged, never answered. */
+  onEvent?: (appId: string, notifyType: string, body: Record<string, unknown>) => void | Promise<void>;
   /** Called after a webhook was created or deleted, e.g. for the platform subscription manager to reconcile. */
   onWebhooksChanged?: (appId: string) => void;
   /** Consumer and lease owner name; unique per process. */
@@ -132,6 +134,7 @@ export class Events {
       bodyLimit: this.opts.bodyLimit ?? '256kb',
       ...(this.metrics ? { metrics: this.metrics } : {}),
       logger: this.opts.logger,
+      ...(this.opts.onEvent ? { onEvent: this.opts.onEvent } : {}),
     });
   }
 

@@ -82,7 +82,7 @@ export function createSseHandler(deps: SseDeps): SseHandler {
     const count = perClient.get(client) ?? 0;
     if (count >= maxPerClient) {
       // RATE_LIMITED is the catalog's 429; the message says which limit (the integrator may add a dedicated code).
-      throw new GatewayError('RATE_LIMITED', { message: `At most ${maxPerClient} event streams per client are open at once.`, retryAfter: 5 });
+      throw new GatewayError('TOO_MANY_STREAMS', { message: `At most ${maxPerClient} event streams per client are open at once.`, retryAfter: 5 });
     }
     perClient.set(client, count + 1);
     deps.metrics?.sseStreams.inc();

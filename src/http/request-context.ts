@@ -14,7 +14,17 @@ declare module 'express-serve-static-core' {
     route?: string;
     /** Epoch ms when the request arrived. */
     startedAt: number;
+    /** The path to log instead of the request's, when that holds a credential (the callback's path token). */
+    logPath?: string;
   }
+}
+
+/**
+ * The path as the access log shows it. A callback path carries a credential (its last segment), so it is
+ * logged without it whatever answered the request (a 404 for another method too, which no route names).
+ */
+export function loggablePath(path: string): string {
+  return path.startsWith('/callbacks/') ? path.replace(/^(\/callbacks\/[^/]*)(\/.*)?$/, (_, head: string, rest?: string) => (rest ? `${head}/[token]` : head)) : path;
 }
 
 export function requestContext(logger: Logger, metrics: Metrics) {
@@ -33,7 +43,7 @@ export function requestContext(logger: Logger, metrics: Metrics) {
       metrics.httpDuration.observe(labels, seconds);
       // The path is logged without its query string: queries are the callers' business, not the operators'.
       res.locals.log.info(
-        { method: req.method, path: req.path, route: labels.route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
+        { method: req.method, path: res.locals.logPath ?? loggablePath(req.path), route: labels.route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
         'request',
       );
     });

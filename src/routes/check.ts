@@ -117,6 +117,12 @@ export function checkRoutes(specs: readonly RouteSpec[], knownCodes?: (code: str
     if (spec.body !== undefined && !bodyMethod) say('a body is only for POST or PUT');
     if (spec.body !== undefined && !(spec.platform.method === 'POST' || spec.platform.method === 'PUT')) say('the platform method takes no body');
     if (spec.idempotencyKey && spec.method !== 'POST') say('Idempotency-Key is only for POST');
+    if (spec.platform?.callbackUrl === 'body' && (spec.body === undefined || !(spec.platform.method === 'POST' || spec.platform.method === 'PUT'))) {
+      say("platform.callbackUrl 'body' needs a route with a body sent to a POST or PUT platform API");
+    }
+    if (spec.platform?.callbackUrl !== undefined && spec.platform.callbackUrl !== 'body' && spec.platform.callbackUrl !== 'echo') {
+      say("platform.callbackUrl must be 'body' or 'echo'");
+    }
     if (spec.successStatus === 204 && spec.response !== undefined) say('a 204 has no response body');
     // Contract §13: only GET answers are cached, and only writes make cached answers stale.
     if (spec.cache !== undefined) {

@@ -40,6 +40,13 @@ export interface RouteSpec {
      * app of the token). Callers never send it (see PLATFORM_OWNED).
      */
     readonly appId?: 'query' | 'body';
+    /**
+     * The platform's `callbackUrl` (contract §10), while events are on. `'body'`: the platform takes it at the top
+     * of this route's body (a command's status pushes go there); the gateway sets its own callback and refuses a
+     * caller's with 400. `'echo'`: the platform's answer may echo it. Either way the gateway's callback URL (its
+     * path token is a secret) is removed from the answer. With events off, neither changes anything.
+     */
+    readonly callbackUrl?: 'body' | 'echo';
   };
   /** Query schema (keys keep the platform's names). Absent = no query parameters accepted. */
   readonly query?: Joi.ObjectSchema;

@@ -11,6 +11,7 @@ import { createLogger, requestLogger } from './log.js';
 import { SimulatorState } from './state.js';
 import { FAMILIES } from '../families/index.js';
 import { SIMULATOR_FAMILIES } from './families/index.js';
+import { subscriptionsRouter } from './families/subscriptions/router.js';
 
 export interface SimulatorApp {
   appId: string;
@@ -69,6 +70,8 @@ function assemble(opts: SimulatorOptions): Assembled {
     if (part === undefined) throw new Error(`simulator: no part for the gateway family ${family.name}`);
     app.use(part.router(state));
   }
+  // Subscriptions are not a gateway family (the gateway owns them, contract §9), but the platform has them and pushes.
+  app.use(subscriptionsRouter(state));
 
   // No documented code for "no such API"; 100022 "The input is invalid." is the platform's generic
   // validation code, so a client treats a wrong path as a non-retryable input error.

@@ -8,7 +8,7 @@ import { simulatorFamily } from '../types.js';
 import { groupMembersByName } from '../groups/router.js';
 import { filters, page, paging } from '../../query.js';
 import type { SimulatorState } from '../../state.js';
-import { operationInfo, subOperations, TaskStore, taskStatus, type OperateType } from './tasks.js';
+import { DONE_MS, operationInfo, subOperations, TaskStore, taskStatus, WAIT_MS, type OperateType, type Task } from './tasks.js';
 import { validateUpgradeRequest } from './validation.js';
 
 export const UPGRADE_PREFIX = '/iodm/northbound/v1.5.0';
@@ -155,9 +155,38 @@ function createTask(state: SimulatorState, operateType: OperateType, fileType: F
       pkg: { ...pkg },
       deviceIds: [...new Set(deviceIds)],
     });
+    notifyProgress(state, appOf(res), task);
     // The platform's success status is undocumented (platform-api.md §11.1); 200 like its other creates-by-POST here.
     res.status(200).json({ operationId: task.operationId });
   };
+}
+
+/**
+ * Pushes each subtask's progress and result (platform-api.md §6.5) when the clock-driven life of tasks.ts
+ * reaches them. Timers are unref'd: they never keep a stopping simulator alive.
+ */
+function notifyProgress(state: SimulatorState, appId: string, task: Task): void {
+  if (task.startAt === null) return;
+  const sw = task.operateType === 'software_upgrade';
+  const subs = (now: number) => subOperations(task, now);
+  const at = (ms: number, fn: () => void) => setTimeout(fn, Math.max(0, (task.startAt as number) + ms - Date.now())).unref();
+  at(WAIT_MS, () => {
+    for (const s of subs(Date.now())) {
+      const base = { deviceId: s.deviceId, appId, operationId: task.operationId, subOperationId: s.subOperationId };
+      state.notify(appId, sw
+        ? { notifyType: 'swUpgradeStateChangeNotify', ...base, swUpgradeState: 'downloading' }
+        : { notifyType: 'fwUpgradeStateChangeNotify', ...base, step: '1', stepDesc: 'downloading' });
+    }
+  });
+  at(DONE_MS, () => {
+    for (const s of subs((task.startAt as number) + DONE_MS)) {
+      const ok = s.status === 'success';
+      const base = { deviceId: s.deviceId, appId, operationId: task.operationId, subOperationId: s.subOperationId, targetVersion: task.pkg.version, upgradeTime: s.stopTime };
+      state.notify(appId, sw
+        ? { notifyType: 'swUpgradeResultNotify', ...base, swUpgradeResult: ok ? 'SUCCESS' : 'FAIL', resultDesc: s.detailInfo }
+        : { notifyType: 'fwUpgradeResultNotify', ...base, status: ok ? 'SUCCESS' : 'FAIL', statusDesc: s.detailInfo });
+    }
+  });
 }
 
 export const upgradeSimulator = simulatorFamily({
