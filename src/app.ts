@@ -20,7 +20,7 @@ import { Idempotency, MemoryIdempotencyBackend, RedisIdempotencyBackend } from '
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPipeline, type CallbackInjection } from './pipeline.js';
-import { CircuitBreaker } from './platform/breaker.js';
+import { AppBreakers } from './platform/breaker.js';
 import { createPlatformClient, type PlatformClient } from './platform/client.js';
 import { createCodeCatalog } from './platform/codes.js';
 import { QuotaLimiter, reservesByApp } from './quota/limiter.js';
@@ -79,7 +79,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     logger.warn('REDIS_URL=memory: in-process store; run ONE replica only (quota and tokens are not shared)');
   }
 
-  const client: PlatformClient = createPlatformClient(config, metrics);
+  const client: PlatformClient = createPlatformClient(config, metrics, { knownCode: (code) => catalog.lookup(code) !== undefined });
   const limiter = new QuotaLimiter({
     redis,
     keyPrefix: config.redisKeyPrefix,
@@ -113,8 +113,8 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     logger,
     replicaId,
   });
-  const breaker = new CircuitBreaker({ failures: config.breakerFailures, cooldownMs: config.breakerCooldownMs });
-  const forwarder = createForwarder({ client, tokens, limiter, breaker, catalog, metrics, getAttempts: config.platformGetAttempts });
+  const breakers = new AppBreakers({ failures: config.breakerFailures, cooldownMs: config.breakerCooldownMs });
+  const forwarder = createForwarder({ client, tokens, limiter, breakers, catalog, metrics, getAttempts: config.platformGetAttempts });
   const idempotency = new Idempotency(
     redis ? new RedisIdempotencyBackend(redis) : new MemoryIdempotencyBackend(),
     config.idempotencyTtlSec,
@@ -222,6 +222,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
       readiness,
       openapi: () => openapi,
       store: () => (redis ? describeRedis(redis) : null),
+      serveMetrics: config.metricsPort === undefined,
     }),
   );
   app.use(buildDocsRouter());

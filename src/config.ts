@@ -331,6 +331,32 @@ export const SETTINGS = {
       "life of a cached GET's cross-replica loader lock (renewed while its platform call runs): how long identical " +
       'requests wait for a loader that died before one of them calls the platform itself',
   }),
+  httpIdleTimeoutMs: setting({
+    env: 'HTTP_IDLE_TIMEOUT_MS',
+    schema: int(1000, 600_000),
+    default: 30_000,
+    doc: 'a caller connection that sends nothing for this long is closed: before its first byte, while its headers trickle in, and between keep-alive requests',
+  }),
+  maxConnections: setting({
+    env: 'MAX_CONNECTIONS',
+    schema: int(1, 1_000_000),
+    default: 10_000,
+    doc: 'most caller connections open at once; further ones are closed at once (keep it below the file descriptor limit)',
+  }),
+  platformMaxResponseBytes: setting({
+    env: 'PLATFORM_MAX_RESPONSE_BYTES',
+    schema: int(1024, 1024 * 1024 * 1024),
+    default: 8 * 1024 * 1024,
+    doc: 'largest platform answer, counted after decompression: a larger one is cut off and answered 502 `UPSTREAM_ERROR`, not retried',
+  }),
+  metricsPort: setting({
+    env: 'METRICS_PORT',
+    schema: int(0, 65535),
+    doc: '`/metrics` is served on this port (same `HOST`) and no longer on `PORT`, so that API callers cannot read which apps exist',
+    shown: 'off: `/metrics` on `PORT`',
+    // Unset stays undefined (no second listener), which the type says.
+    to: (port: number | undefined): number | undefined => port,
+  }),
   shutdownTimeoutMs: setting({
     env: 'SHUTDOWN_TIMEOUT_MS',
     schema: int(100, 600_000),

@@ -9,7 +9,7 @@ import {
 } from './http/outcomes.js';
 import type { Logger } from './logger.js';
 import { PlatformError, type PlatformClient } from './platform/client.js';
-import type { CircuitBreaker } from './platform/breaker.js';
+import type { AppBreakers, CircuitBreaker } from './platform/breaker.js';
 import { PLATFORM_CODE, type CodeCatalog } from './platform/codes.js';
 import { quotaHeaders, type QuotaState } from './quota/headers.js';
 import type { QuotaLimiter, WaitRequest } from './quota/limiter.js';
@@ -47,19 +47,20 @@ export function createForwarder(deps: {
   client: PlatformClient;
   tokens: TokenManager;
   limiter: QuotaLimiter;
-  breaker: CircuitBreaker;
+  /** One circuit per app: one app's failures never pause the others. */
+  breakers: AppBreakers;
   /** Maps the platform's codes; says which ones mean an invalid token. */
   catalog: CodeCatalog;
   metrics: Metrics;
   /** How many times an idempotent GET is sent at most, the first try included (Config.platformGetAttempts). */
   getAttempts: number;
 }): Forwarder {
-  const { client, tokens, limiter, breaker, catalog, metrics, getAttempts } = deps;
+  const { client, tokens, limiter, breakers, catalog, metrics, getAttempts } = deps;
 
-  /** Fails fast while the platform is known to be down: no socket, no quota, no token spent. */
-  function passBreaker(): boolean {
+  /** Fails fast while the platform is known to be down for this app: no socket, no quota, no token spent. */
+  function passBreaker(appId: string, breaker: CircuitBreaker): boolean {
     const verdict = breaker.check(Date.now());
-    metrics.breakerOpen.set(breaker.state === 'open' ? 1 : 0);
+    metrics.breakerOpen.set({ app: appId }, breaker.state === 'open' ? 1 : 0);
     if (!verdict.pass) throw circuitOpenError(verdict.retryAfterMs);
     return verdict.probe;
   }
@@ -67,6 +68,7 @@ export function createForwarder(deps: {
   return {
     async forward(spec, input) {
       const { appId } = input;
+      const breaker = breakers.for(appId);
       const path = fillPath(spec.platform.path, input.params);
       const idempotent = spec.platform.method === 'GET';
       let tokenRetried = false;
@@ -76,7 +78,7 @@ export function createForwarder(deps: {
         // A refusal already known answers without any I/O (the cheap 429 path).
         const known = limiter.known(appId, { client: input.client });
         if (known && !limiter.mayWait(known, input.wait)) throw quotaRefusalError(known);
-        const probe = passBreaker();
+        const probe = passBreaker(appId, breaker);
         let token: string | undefined;
         let sent = false;
         try {
@@ -109,6 +111,12 @@ export function createForwarder(deps: {
         } catch (err) {
           if (probe && !sent) breaker.release();
           if (!(err instanceof PlatformError)) throw withQuota(err, quota, sent);
+          // No socket could be opened here (EMFILE…): the gateway's outage, not the platform's. The circuit
+          // neither opens nor closes, and nothing is retried (a retry would take another quota slot).
+          if (err.kind === 'local') {
+            if (probe) breaker.release();
+            throw withQuota(platformErrorToGateway(err, catalog), quota, false);
+          }
           if (err.isOutage) breaker.failure(Date.now());
           else breaker.success();
           const tokenInvalid = catalog.lookup(err.platformCode ?? '')?.meaning === 'token-invalid';

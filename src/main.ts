@@ -1,6 +1,8 @@
 // The production entry point: reads the configuration, connects, listens, and shuts down cleanly on SIGTERM.
 import type { AddressInfo } from 'node:net';
+import http from 'node:http';
 import { createGateway } from './app.js';
+import { buildMetricsApp } from './http/ops.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { RouteDescriptionError } from './routes/check.js';
 import { createLogger } from './logger.js';
@@ -41,7 +43,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (!(await gateway.connect(3000))) logger.warn('redis not reachable at start: serving degraded until it is');
-  const server = createServer(gateway.app, { requestTimeoutMs: config.requestTimeoutMs });
+  const server = createServer(gateway.app, config);
   server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     logger.info({ port, apps: [...config.apps.keys()], store: config.redisTopology?.kind ?? 'memory' }, 'iot-bff listening');
@@ -54,13 +56,27 @@ async function main(): Promise<void> {
     logger.info({ port, tls: config.compatTls.cert !== undefined, mutualTls: config.compatTls.ca !== undefined }, 'iot-bff compat port listening');
   });
 
+  // With METRICS_PORT, /metrics lives on its own listener (not on PORT), for the scraper's network only.
+  let metricsServer: http.Server | undefined;
+  if (config.metricsPort !== undefined) {
+    metricsServer = createServer(buildMetricsApp(gateway.metrics), config);
+    metricsServer.listen(config.metricsPort, config.host, () => {
+      const { port } = metricsServer?.address() as AddressInfo;
+      logger.info({ port }, 'metrics listening');
+    });
+  }
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing requests in flight');
     gateway.drain();
-    await Promise.all([closeGracefully(server, config.shutdownTimeoutMs), compat && closeGracefully(compat, config.shutdownTimeoutMs)]);
+    await Promise.all([
+      closeGracefully(server, config.shutdownTimeoutMs),
+      compat && closeGracefully(compat, config.shutdownTimeoutMs),
+      metricsServer ? closeGracefully(metricsServer, config.shutdownTimeoutMs) : undefined,
+    ]);
     await gateway.close();
     logger.info('stopped');
     logger.flush?.();

@@ -57,7 +57,8 @@ export function createMetrics() {
     }),
     breakerOpen: new Gauge({
       name: 'iotbff_platform_breaker_open',
-      help: '1 while the circuit breaker towards the platform is open.',
+      help: '1 while the circuit breaker towards the platform is open for that app.',
+      labelNames: ['app'] as const,
       registers: [registry],
     }),
     idempotency: new Counter({

@@ -1,6 +1,6 @@
 // The one place where outcomes become HTTP answers: quota refusals, token failures, platform errors and the open circuit, as GatewayErrors for the envelope.
 import { GatewayError } from '../errors.js';
-import { PlatformError } from '../platform/client.js';
+import { PlatformError, sanePlatformCode } from '../platform/client.js';
 import { PLATFORM_CODE, type CodeCatalog } from '../platform/codes.js';
 import { quotaHeaders, retryAfterSeconds, type QuotaState } from '../quota/headers.js';
 import type { QuotaRefused } from '../quota/outcome.js';
@@ -35,10 +35,21 @@ export function quotaRefusalError(r: QuotaRefused): GatewayError {
 export function platformErrorToGateway(err: PlatformError, catalog: CodeCatalog): GatewayError {
   switch (err.kind) {
     case 'code': {
-      const code = err.platformCode ?? '';
-      const m = catalog.map(code);
+      const code = sanePlatformCode(err.platformCode);
+      const m = catalog.map(code ?? '');
       return new GatewayError(m.code, { message: m.message, platformCode: code, retryable: m.retryable, cause: err });
     }
+    case 'too-large':
+      // Not retried: the same request would fetch the same oversized answer again.
+      return new GatewayError('UPSTREAM_ERROR', { message: 'The platform answer was too large and was cut off.', retryable: false, cause: err });
+    case 'local':
+      // The gateway's own outage (out of file descriptors, ports…): nothing was sent, the platform is not to blame.
+      return new GatewayError('SERVICE_UNAVAILABLE', {
+        message: 'The gateway cannot open a connection to the platform now.',
+        retryAfter: 1,
+        sent: false,
+        cause: err,
+      });
     case 'timeout':
       return new GatewayError('UPSTREAM_TIMEOUT', { cause: err, sent: err.details.sent });
     case 'unavailable':
@@ -60,7 +71,7 @@ export function platformErrorToGateway(err: PlatformError, catalog: CodeCatalog)
 export function tokenFailureError(f: TokenFailure, catalog: CodeCatalog): GatewayError {
   switch (f.reason) {
     case 'credentials-refused':
-      return new GatewayError('UPSTREAM_AUTH_FAILED', { platformCode: f.platformCode, retryAfter: retryAfterSeconds(f.retryAfterMs) });
+      return new GatewayError('UPSTREAM_AUTH_FAILED', { platformCode: sanePlatformCode(f.platformCode), retryAfter: retryAfterSeconds(f.retryAfterMs) });
     case 'quota-refused':
       return quotaRefusalError(f.quota);
     case 'platform-error':
@@ -83,7 +94,10 @@ export function tokenFailureError(f: TokenFailure, catalog: CodeCatalog): Gatewa
 
 /** The platform rejected the token it had just issued: no second renewal, the caller is told. */
 export function freshTokenRejectedError(platformCode: string): GatewayError {
-  return new GatewayError('UPSTREAM_AUTH_FAILED', { platformCode, message: 'The platform rejected a freshly obtained token.' });
+  return new GatewayError('UPSTREAM_AUTH_FAILED', {
+    platformCode: sanePlatformCode(platformCode),
+    message: 'The platform rejected a freshly obtained token.',
+  });
 }
 
 /** The circuit is open: fail fast without a socket, a token or a quota slot. */

@@ -54,3 +54,23 @@ export class CircuitBreaker {
     this.probing = false;
   }
 }
+
+/**
+ * One breaker per app (contract §6): an app whose login or calls fail (a frozen app, a wrong secret's
+ * outage-like answers, a route of its own that is down) pauses only itself. Apps come from the
+ * configuration, so the map and the metric's `app` label stay bounded.
+ */
+export class AppBreakers {
+  private readonly byApp = new Map<string, CircuitBreaker>();
+
+  constructor(private readonly opts: BreakerOptions) {}
+
+  for(appId: string): CircuitBreaker {
+    let b = this.byApp.get(appId);
+    if (!b) {
+      b = new CircuitBreaker(this.opts);
+      this.byApp.set(appId, b);
+    }
+    return b;
+  }
+}

@@ -2,8 +2,10 @@
 import http from 'node:http';
 import https from 'node:https';
 import { got, RequestError, TimeoutError, type Got, type OptionsInit } from 'got';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import { isUsableToken, tokenLifetimeSec } from '../tokens/policy.js';
 
 /** What login and refresh return, with the lifetime turned into absolute times. */
 export interface TokenGrant {
@@ -36,10 +38,13 @@ export interface PlatformResponse {
  * - `code`: the platform answered with an `error_code` (even with HTTP 200);
  * - `http`: a non-2xx answer without a usable error body;
  * - `bad-body`: a 2xx answer that is not the JSON it should be;
+ * - `too-large`: an answer over PLATFORM_MAX_RESPONSE_BYTES (after decompression), cut off;
  * - `timeout`: no answer by the deadline;
- * - `unavailable`: no connection (refused, reset, DNS, TLS).
+ * - `unavailable`: no connection (refused, reset, DNS, TLS);
+ * - `local`: this machine could not even open a socket (out of file descriptors, ports, buffers): the
+ *   gateway's own outage, which says nothing about the platform (never sent, never an outage of it).
  */
-export type PlatformErrorKind = 'code' | 'http' | 'bad-body' | 'timeout' | 'unavailable';
+export type PlatformErrorKind = 'code' | 'http' | 'bad-body' | 'too-large' | 'timeout' | 'unavailable' | 'local';
 
 export class PlatformError extends Error {
   constructor(
@@ -76,6 +81,45 @@ export class PlatformError extends Error {
 const LOGIN_PATH = 'iocm/app/sec/v1.1.0/login';
 const REFRESH_PATH = 'iocm/app/sec/v1.1.0/refreshToken';
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/**
+ * Socket errors that never leave this machine and say nothing about the platform: out of file descriptors
+ * (EMFILE, ENFILE), of local ports (EADDRNOTAVAIL), of kernel buffers or memory (ENOBUFS, ENOMEM). Counting
+ * them as platform failures opened the circuit for every app and retried GETs into more quota (issue 17).
+ */
+const LOCAL = new Set(['EMFILE', 'ENFILE', 'EADDRNOTAVAIL', 'ENOBUFS', 'ENOMEM']);
+/** Transport error codes kept as metric label values; any other is counted as `network` (bounded labels). */
+const KNOWN_ERRNO = new Set([
+  ...NOT_SENT,
+  ...LOCAL,
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EPROTO',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_HAS_EXPIRED',
+]);
+/** What a platform code looks like: digits, at most 10 (anything else is not echoed or counted as one). */
+const PLATFORM_CODE_SHAPE = /^\d{1,10}$/;
+
+/** The platform's `error_code` when it looks like one; undefined for anything else (a 4 KB string, say). */
+export function sanePlatformCode(raw: unknown): string | undefined {
+  const code = typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0 ? String(raw) : raw;
+  return typeof code === 'string' && PLATFORM_CODE_SHAPE.test(code) ? code : undefined;
+}
+
+/** The `outcome` label of a platform call answered with `status`: a registered HTTP status, or `other`. */
+function statusLabel(status: number): string {
+  return http.STATUS_CODES[status] !== undefined ? String(status) : 'other';
+}
+
+export interface PlatformClientOptions {
+  /** Says whether the catalog knows a platform code; others are counted as `other` in metrics (bounded labels). */
+  knownCode?: (code: string) => boolean;
+}
 
 export interface PlatformClient {
   login(appId: string, secret: string, deadline: number): Promise<TokenGrant>;
@@ -84,7 +128,13 @@ export interface PlatformClient {
   close(): void;
 }
 
-export function createPlatformClient(config: Config, metrics?: Metrics): PlatformClient {
+export function createPlatformClient(
+  config: Pick<Config, 'platformUrl' | 'platformKeepAliveMs' | 'platformTls' | 'platformMaxResponseBytes'>,
+  metrics?: Metrics,
+  opts: PlatformClientOptions = {},
+): PlatformClient {
+  const knownCode = opts.knownCode ?? (() => false);
+  const maxBytes = config.platformMaxResponseBytes;
   // The idle timeout of pooled sockets stays below the platform's keep-alive, so that we never
   // write on a socket the platform is closing (the keep-alive ECONNRESET of got#2352, node#47130).
   const agentOptions = { keepAlive: true, timeout: config.platformKeepAliveMs, maxSockets: 256, maxFreeSockets: 64 };
@@ -109,6 +159,50 @@ export function createPlatformClient(config: Config, metrics?: Metrics): Platfor
     headers: { 'user-agent': 'iot-bff', accept: 'application/json' },
   });
 
+  /**
+   * One exchange, read as a stream with a byte counter: the answer is cut off as soon as it passes
+   * `maxBytes` after decompression, so neither a gzip bomb nor a 150 MB JSON is ever held (issue 17,
+   * finding 4). got's promise API buffers the whole body, and its downloadProgress event stops firing once
+   * the inflated size passes the compressed Content-Length, so neither could bound it.
+   */
+  function exchange(url: string, options: OptionsInit): Promise<{ statusCode: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const stream = client.stream(url, options as never);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let statusCode = 0;
+      let settled = false;
+      const fail = (err: unknown): void => {
+        if (settled) return;
+        settled = true;
+        chunks.length = 0;
+        stream.destroy();
+        reject(err);
+      };
+      const tooLarge = (): PlatformError =>
+        new PlatformError('too-large', `platform answer over ${maxBytes} bytes`, { httpStatus: statusCode, sent: true });
+      stream.on('response', (res: { statusCode: number; headers: IncomingHttpHeaders }) => {
+        statusCode = res.statusCode;
+        // An honest Content-Length over the limit is refused before a byte is read (compressed answers
+        // are counted as they inflate, below).
+        const declared = Number(res.headers['content-length']);
+        if (res.headers['content-encoding'] === undefined && declared > maxBytes) fail(tooLarge());
+      });
+      stream.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        size += chunk.length;
+        if (size > maxBytes) return fail(tooLarge());
+        chunks.push(chunk);
+      });
+      stream.once('end', () => {
+        if (settled) return;
+        settled = true;
+        resolve({ statusCode, body: Buffer.concat(chunks, size).toString('utf8') });
+      });
+      stream.once('error', fail);
+    });
+  }
+
   async function send(
     kind: 'api' | 'login' | 'refresh',
     appId: string,
@@ -121,20 +215,22 @@ export function createPlatformClient(config: Config, metrics?: Metrics): Platfor
     const started = process.hrtime.bigint();
     let outcome = 'error';
     try {
-      const res = (await client(url, { ...options, timeout: { request: remaining } })) as unknown as {
-        statusCode: number;
-        body: string;
-      };
+      const res = await exchange(url, { ...options, timeout: { request: remaining } });
       const status = res.statusCode;
       const text = res.body;
       const parsed = parseBody(text);
       if (parsed.ok && isErrorBody(parsed.value)) {
-        const code = String(parsed.value.error_code);
-        outcome = code;
-        throw new PlatformError('code', `platform error ${code}`, { platformCode: code, httpStatus: status, sent: true });
+        // Only a code-shaped value is kept: it becomes a metric label and is echoed to callers (finding 5).
+        const code = sanePlatformCode(parsed.value.error_code);
+        outcome = code !== undefined && knownCode(code) ? code : 'other';
+        throw new PlatformError('code', `platform error ${code ?? '(malformed code)'}`, {
+          ...(code !== undefined && { platformCode: code }),
+          httpStatus: status,
+          sent: true,
+        });
       }
       if (status < 200 || status >= 300) {
-        outcome = String(status);
+        outcome = statusLabel(status);
         throw new PlatformError('http', `platform answered HTTP ${status}`, { httpStatus: status, sent: true });
       }
       if (!parsed.ok) {
@@ -144,7 +240,10 @@ export function createPlatformClient(config: Config, metrics?: Metrics): Platfor
       outcome = 'ok';
       return { status, body: parsed.value };
     } catch (err) {
-      if (err instanceof PlatformError) throw err;
+      if (err instanceof PlatformError) {
+        if (err.kind === 'too-large') outcome = 'too-large';
+        throw err;
+      }
       throw classifyTransportError(err, (o) => (outcome = o));
     } finally {
       metrics?.platformCalls.inc({ app: appId, kind, outcome });
@@ -154,15 +253,15 @@ export function createPlatformClient(config: Config, metrics?: Metrics): Platfor
 
   function grant(res: PlatformResponse): TokenGrant {
     const b = res.body as Record<string, unknown> | null;
-    if (!b || typeof b.accessToken !== 'string' || b.accessToken === '') {
-      throw new PlatformError('bad-body', 'login answer has no accessToken', { httpStatus: res.status, sent: true });
+    // A token with CR/LF or control characters would break every call's Authorization header for the
+    // token's whole life (and count as platform outages): it is a bad answer, refused here (issue 17, finding 9).
+    if (!b || !isUsableToken(b.accessToken)) {
+      throw new PlatformError('bad-body', 'login answer has no usable accessToken', { httpStatus: res.status, sent: true });
     }
-    const expiresIn = Number(b.expiresIn);
     return {
       accessToken: b.accessToken,
-      refreshToken: typeof b.refreshToken === 'string' && b.refreshToken !== '' ? b.refreshToken : undefined,
-      // The Java SDK assumes an hour when the platform gives no lifetime; so do we.
-      expiresIn: Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 3600,
+      refreshToken: isUsableToken(b.refreshToken) ? b.refreshToken : undefined,
+      expiresIn: tokenLifetimeSec(b.expiresIn),
     };
   }
 
@@ -226,7 +325,10 @@ function classifyTransportError(err: unknown, setOutcome: (o: string) => void): 
     });
   }
   const errno = err instanceof RequestError ? err.code : undefined;
-  setOutcome(errno ?? 'network');
+  setOutcome(errno !== undefined && KNOWN_ERRNO.has(errno) ? errno : 'network');
+  if (errno !== undefined && LOCAL.has(errno)) {
+    return new PlatformError('local', `no socket to the platform could be opened (${errno})`, { sent: false, errno });
+  }
   return new PlatformError('unavailable', `platform unreachable (${errno ?? 'network error'})`, {
     sent: errno === undefined || !NOT_SENT.has(errno),
     ...(errno ? { errno } : {}),

@@ -29,3 +29,35 @@ export function retryDelayMs(attempt: number, random: number, baseMs = 100, capM
   const exp = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(exp / 2 + (exp / 2) * random);
 }
+
+/** Shortest token lifetime believed (s): a platform answering less would otherwise make every call a login (a login storm). */
+export const MIN_TOKEN_LIFETIME_SEC = 60;
+/** Longest token lifetime believed (s): a huge one would overflow the expiry (Infinity is stored as null) or never renew. */
+export const MAX_TOKEN_LIFETIME_SEC = 86_400;
+/** What the Java SDK assumes when the platform gives no usable lifetime; so do we. */
+export const DEFAULT_TOKEN_LIFETIME_SEC = 3600;
+
+/**
+ * The lifetime (s) to use for a token the platform said lives `expiresIn`: the platform's value, read as a
+ * number and clamped to [MIN_TOKEN_LIFETIME_SEC, MAX_TOKEN_LIFETIME_SEC]; an hour when it is missing, not a
+ * number, zero or negative. A token that really dies sooner is answered 1010005, which renews it once per
+ * flight, so believing too long a life costs one retry; believing too short a one costs a login per call.
+ */
+export function tokenLifetimeSec(expiresIn: unknown): number {
+  const n = typeof expiresIn === 'number' ? expiresIn : typeof expiresIn === 'string' && expiresIn.trim() !== '' ? Number(expiresIn) : NaN;
+  if (!Number.isFinite(n) || n <= 0) return DEFAULT_TOKEN_LIFETIME_SEC;
+  return Math.min(MAX_TOKEN_LIFETIME_SEC, Math.max(MIN_TOKEN_LIFETIME_SEC, Math.floor(n)));
+}
+
+/** Longest token accepted from the platform (its tokens are tens of characters). */
+export const MAX_TOKEN_LENGTH = 2048;
+const TOKEN_SHAPE = /^[\x21-\x7E]+$/;
+
+/**
+ * Whether a token from the platform can be used as sent: visible ASCII only (no CR, LF, spaces or control
+ * characters, which would break the `Authorization` header it goes into), 1 to MAX_TOKEN_LENGTH characters.
+ * A token that fails this is refused at login, instead of being cached and failing every call for its life.
+ */
+export function isUsableToken(token: unknown): token is string {
+  return typeof token === 'string' && token.length > 0 && token.length <= MAX_TOKEN_LENGTH && TOKEN_SHAPE.test(token);
+}

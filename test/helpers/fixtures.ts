@@ -187,7 +187,7 @@ export async function startGateway(env: Record<string, string>): Promise<TestGat
   const config = loadConfig({ ...env, PORT: '0', HOST: '127.0.0.1' }, ROOT);
   const gateway = createGateway(config, createLogger(config.logLevel, sink));
   await gateway.connect(3000);
-  const server = createServer(gateway.app, { requestTimeoutMs: config.requestTimeoutMs });
+  const server = createServer(gateway.app, config);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const { port } = server.address() as net.AddressInfo;
   return {
