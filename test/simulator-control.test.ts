@@ -2,6 +2,7 @@
 import { strict as assert } from 'node:assert';
 import http from 'node:http';
 import request from 'supertest';
+import { tokenFingerprint } from '../src/simulator/calllog.js';
 import { startSimulator } from '../src/simulator/server.js';
 import { sleep } from './helpers/fixtures.js';
 import { useSimulator, IODM, LOGIN } from './helpers/simulator.js';
@@ -36,7 +37,8 @@ describe('simulator: control API', () => {
     assert.equal(listCall.path, `${IODM}/category`);
     assert.deepEqual(listCall.query, { pageSize: '2', fileType: 'softwarePackage' });
     assert.equal(listCall.headers.app_key, 'demo-app');
-    assert.equal(listCall.headers.authorization, `Bearer ${t.accessToken}`);
+    // Redacted, but still telling which token was used (issue 17, finding 7).
+    assert.equal(listCall.headers.authorization, `Bearer ${tokenFingerprint(t.accessToken)}`);
     assert.equal(missingCall.status, 404);
     assert.equal(missingCall.errorCode, '123002');
     assert.equal(unknownCall.appId, null);

@@ -1,4 +1,5 @@
-// Record of every platform call the simulator saw, so tests can check what the gateway really sent.
+// Record of every platform call the simulator saw, so tests can check what the gateway really sent; served redacted (no secrets, no tokens).
+import { createHash } from 'node:crypto';
 
 export interface CallEntry {
   at: number;
@@ -20,6 +21,66 @@ export interface CallSummary {
   byApp: Record<string, number>;
   byRoute: Record<string, number>;
   log: CallEntry[];
+}
+
+/** Shown instead of a secret: nothing of it, not even a hash (demo secrets are guessable from one). */
+export const REDACTED = '[redacted]';
+/** Body keys whose values are secrets (the login's and refresh's `secret`, or anything like it). */
+const SECRET_KEY = /secret|password|passwd|credential|private/i;
+/** Body keys whose values are tokens: shown as a fingerprint, so tests can still tell tokens apart. */
+const TOKEN_KEY = /token|authorization/i;
+/** In a body that is not JSON or a form: `key=value`, `"key":"value"` or `key: value` pairs of those keys. */
+const TEXT_PAIR = /((?:secret|password|passwd|credential|private|token|authorization)[A-Za-z_]*["']?\s*[=:]\s*["']?)([^&"'\s,}]+)/gi;
+const MAX_REDACT_DEPTH = 8;
+
+/**
+ * A token's stand-in: `redacted:` and the first 12 hex digits of its SHA-256. Tokens are random, so this
+ * reveals nothing usable, and equal tokens still look equal (which is what tests compare).
+ */
+export function tokenFingerprint(token: string): string {
+  return `redacted:${createHash('sha256').update(token, 'utf8').digest('hex').slice(0, 12)}`;
+}
+
+/** `Bearer <token>` → `Bearer <fingerprint>`; any other scheme or shape is withheld entirely. */
+function redactAuthorization(value: string): string {
+  const m = /^(Bearer)\s+(\S+)$/i.exec(value);
+  return m ? `${m[1]} ${tokenFingerprint(m[2] as string)}` : REDACTED;
+}
+
+function redactValue(key: string, value: unknown, depth: number, secrets: readonly string[]): unknown {
+  if (SECRET_KEY.test(key)) return REDACTED;
+  if (TOKEN_KEY.test(key)) return typeof value === 'string' ? tokenFingerprint(value) : REDACTED;
+  return redactBody(value, depth + 1, secrets);
+}
+
+/** A logged body with secrets withheld and tokens fingerprinted, at any depth (past MAX_REDACT_DEPTH: withheld). */
+function redactBody(body: unknown, depth: number, secrets: readonly string[]): unknown {
+  if (depth > MAX_REDACT_DEPTH) return REDACTED;
+  if (typeof body === 'string') {
+    let text = body.replace(TEXT_PAIR, (_m, head: string) => `${head}${REDACTED}`);
+    // Belt and braces: a known secret anywhere in free text (a malformed body) is withheld too.
+    for (const secret of secrets) if (secret.length >= 4) text = text.split(secret).join(REDACTED);
+    return text;
+  }
+  if (Array.isArray(body)) return body.map((v) => redactBody(v, depth + 1, secrets));
+  if (typeof body === 'object' && body !== null) {
+    return Object.fromEntries(Object.entries(body).map(([k, v]) => [k, redactValue(k, v, depth, secrets)]));
+  }
+  return body;
+}
+
+/** What `GET /__control/calls` may show of an entry: no secret and no token, ever (issue 17, finding 7). */
+export function redactEntry(entry: CallEntry, secrets: readonly string[] = []): CallEntry {
+  const headers: CallEntry['headers'] = { ...entry.headers };
+  if (headers.authorization !== undefined) headers.authorization = redactAuthorization(headers.authorization);
+  return { ...entry, headers, body: redactBody(entry.body, 0, secrets), query: redactBody(entry.query, 0, secrets) as Record<string, unknown> };
+}
+
+export interface SummaryOptions {
+  /** Secrets to withhold wherever they appear (the apps' secrets). */
+  secrets?: readonly string[];
+  /** In-process tests only (never served over HTTP): the entries as the gateway sent them. */
+  raw?: boolean;
 }
 
 const MAX_ENTRIES = 50_000;
@@ -59,8 +120,9 @@ export class CallLog {
    * Without `since`: exact counters since reset plus the retained log.
    * With `since`: counters computed from the retained entries at or after it (exact unless the log was capped).
    */
-  summary(since?: number): CallSummary {
-    const retained = this.entries.slice(this.head);
+  summary(since?: number, opts: SummaryOptions = {}): CallSummary {
+    const all = this.entries.slice(this.head);
+    const retained = opts.raw ? all : all.map((e) => redactEntry(e, opts.secrets));
     if (since === undefined) {
       return {
         total: this.total,

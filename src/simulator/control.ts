@@ -1,5 +1,7 @@
 // Test control API (/__control): reset, runtime config, latency, faults, token revocation, freezing, call log.
-// Never authenticated, never throttled, never logged as a platform call. Bad input → 400 {error}; unknown app → 404.
+// Not a platform call: never throttled, never logged as one. With SIMULATOR_CONTROL_TOKEN set, every endpoint needs it
+// (`X-Control-Token: <token>` or `Authorization: Bearer <token>`; otherwise 401); the call log never shows secrets or
+// tokens (secrets as [redacted], tokens as redacted:<sha256 prefix>). Bad input → 400 {error}; unknown app → 404.
 //   POST   /reset                 forget tokens, tasks, call log, faults, latency, frozen apps; re-seed; restore config
 //   GET    /config                {ratePerMinute, windowMs, expiresIn}
 //   POST   /config                same fields, each optional positive integer → the new config
@@ -10,7 +12,7 @@
 //   DELETE /faults                clears the fault queue
 //   POST   /revoke                {appId} → the app's current access token answers 1010005 from now on
 //   POST   /freeze                {appId, frozen} → login/refresh answer 400 100247 while frozen
-//   GET    /calls[?since=epochMs] {total, byApp, byRoute, log}
+//   GET    /calls[?since=epochMs] {total, byApp, byRoute, log}, redacted
 //   DELETE /calls                 clears the call log and its counters (not the flow-control windows)
 //   GET    /tokens/:appId         {current, issued}, never a token value
 //   POST   /devices               {appId, nodeId, deviceInfo?} → 201 {deviceId, nodeId}: a device in the app's registry, as
@@ -20,7 +22,8 @@
 //                                     app) reports one reading: history holds it, the device comes ONLINE if it was
 //                                     not, and deviceDataChanged is pushed; unknown device → 404
 //   POST   /devices/:deviceId/status  {status: ONLINE|OFFLINE|ABNORMAL} → 204 (coming ONLINE delivers pending commands)
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { deviceControlRouter } from './families/devices/control.js';
 import { parseFaultRule } from './faults.js';
 import type { SimulatorState } from './state.js';
@@ -30,9 +33,41 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 const isPositiveInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
 const bad = (res: Response, message: string): void => void res.status(400).json({ error: message });
 
-export function controlRouter(state: SimulatorState): Router {
+const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+
+/** The token a caller presents: `X-Control-Token`, or `Authorization: Bearer …`. */
+function presented(req: Request): string | undefined {
+  const header = req.get('x-control-token');
+  if (header !== undefined) return header;
+  const m = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
+  return m?.[1];
+}
+
+/**
+ * Answers 401 unless the caller presents `token`. Both sides are hashed first, so that the comparison is
+ * constant-time whatever the lengths (timingSafeEqual needs equal lengths, and a length check would leak one).
+ */
+export function requireControlToken(token: string): RequestHandler {
+  const expected = digest(token);
+  return (req, res, next) => {
+    const given = presented(req);
+    if (given !== undefined && timingSafeEqual(digest(given), expected)) return next();
+    res.setHeader('WWW-Authenticate', 'Bearer realm="simulator-control"');
+    res.status(401).json({ error: 'control token required (X-Control-Token or Authorization: Bearer)' });
+  };
+}
+
+export interface ControlOptions {
+  /** SIMULATOR_CONTROL_TOKEN: when set, every control endpoint answers only callers presenting it. */
+  token?: string;
+}
+
+export function controlRouter(state: SimulatorState, opts: ControlOptions = {}): Router {
   const r = express.Router();
+  // First, before the body is even parsed: an unauthenticated caller gets nothing but the 401.
+  if (opts.token !== undefined && opts.token !== '') r.use(requireControlToken(opts.token));
   r.use(express.json({ limit: '64kb', strict: false }));
+  const secrets = (): string[] => [...state.apps.values()];
   const body = (req: Request): Record<string, unknown> => (isObject(req.body) ? req.body : {});
 
   /** Checks the appId of a body or path; answers 400/404 itself when it is missing or unknown. */
@@ -105,9 +140,9 @@ export function controlRouter(state: SimulatorState): Router {
 
   r.get('/calls', (req, res) => {
     const since = req.query.since;
-    if (since === undefined) return void res.json(state.calls.summary());
+    if (since === undefined) return void res.json(state.calls.summary(undefined, { secrets: secrets() }));
     if (typeof since !== 'string' || !/^\d+$/.test(since)) return bad(res, 'since must be epoch milliseconds');
-    res.json(state.calls.summary(Number(since)));
+    res.json(state.calls.summary(Number(since), { secrets: secrets() }));
   });
   // Clears only the log; tokens and the flow-control windows are left alone.
   r.delete('/calls', (_req, res) => {

@@ -58,8 +58,13 @@ export function settingsFromEnv(env: Env, readFile: ReadFile = readFileSync): Se
     errors.push('SIMULATOR_TLS_CA_FILE needs SIMULATOR_TLS_CERT_FILE and SIMULATOR_TLS_KEY_FILE (client certs need HTTPS)');
   }
 
+  // Any non-blank text; too short a token is refused rather than silently weak.
+  const controlToken = set(env.SIMULATOR_CONTROL_TOKEN) ? env.SIMULATOR_CONTROL_TOKEN.trim() : undefined;
+  if (controlToken !== undefined && controlToken.length < 16) errors.push('SIMULATOR_CONTROL_TOKEN must be at least 16 characters');
+
   if (errors.length > 0) return { ok: false, errors };
   const options: SimulatorOptions = { ratePerMinute, windowMs, expiresIn };
+  if (controlToken !== undefined) options.controlToken = controlToken;
   if (apps) options.apps = apps;
   if (cert && key) options.tls = { cert, key, ...(ca && { ca }) };
   return { ok: true, settings: { port, host, options } };

@@ -4,6 +4,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { login, LOGIN_PATH, refresh, REFRESH_PATH } from './auth.js';
+import type { CallSummary } from './calllog.js';
 import { controlRouter } from './control.js';
 import { sendErrorBody, sendPlatformError } from './errors.js';
 import { Lifecycle, platformGate } from './gate.js';
@@ -25,6 +26,8 @@ export interface SimulatorOptions {
   expiresIn?: number;
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
   quiet?: boolean;
+  /** SIMULATOR_CONTROL_TOKEN: /__control answers only callers presenting it. */
+  controlToken?: string;
 }
 
 export const DEMO_APPS: SimulatorApp[] = [
@@ -35,12 +38,18 @@ export const DEMO_APPS: SimulatorApp[] = [
 export interface RunningSimulator {
   url: string;
   port: number;
+  /**
+   * The call log as the gateway sent it, tokens and secrets included: for tests in the same process only
+   * (the process holds them anyway). Over HTTP, /__control/calls is always redacted.
+   */
+  rawCalls(since?: number): CallSummary;
   close(): Promise<void>;
 }
 
 interface Assembled {
   app: Express;
   lifecycle: Lifecycle;
+  state: SimulatorState;
 }
 
 function assemble(opts: SimulatorOptions): Assembled {
@@ -58,7 +67,7 @@ function assemble(opts: SimulatorOptions): Assembled {
 
   // Health and control are the simulator's own: not platform calls, so neither counted nor throttled.
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
-  app.use('/__control', controlRouter(state));
+  app.use('/__control', controlRouter(state, opts.controlToken !== undefined ? { token: opts.controlToken } : {}));
 
   if (!opts.quiet) app.use(requestLogger(createLogger()));
   app.use(platformGate(state, lifecycle));
@@ -81,13 +90,13 @@ function assemble(opts: SimulatorOptions): Assembled {
     if (res.headersSent) return void res.destroy();
     sendPlatformError(res, '50252');
   });
-  return { app, lifecycle };
+  return { app, lifecycle, state };
 }
 
 export async function startSimulator(
   opts: SimulatorOptions & { port?: number; host?: string } = {},
 ): Promise<RunningSimulator> {
-  const { app, lifecycle } = assemble(opts);
+  const { app, lifecycle, state } = assemble(opts);
   const server = opts.tls
     ? https.createServer(
         {
@@ -123,7 +132,7 @@ export async function startSimulator(
     });
     return closing;
   };
-  return { url, port, close };
+  return { url, port, close, rawCalls: (since) => state.calls.summary(since, { raw: true }) };
 }
 
 /** A wildcard bind address is not something a client can dial; point it at loopback instead. */

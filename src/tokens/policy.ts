@@ -30,8 +30,12 @@ export function retryDelayMs(attempt: number, random: number, baseMs = 100, capM
   return Math.round(exp / 2 + (exp / 2) * random);
 }
 
-/** Shortest token lifetime believed (s): a platform answering less would otherwise make every call a login (a login storm). */
-export const MIN_TOKEN_LIFETIME_SEC = 60;
+/**
+ * Shortest token lifetime believed (s). A platform answering 0.001 made every call a login (renewAt is
+ * half the lifetime at most); at 2 s an app is renewed at most once a second, whatever the call rate,
+ * across all replicas (one flight, one lock). Short real lifetimes (tests use 2 s) are still honoured.
+ */
+export const MIN_TOKEN_LIFETIME_SEC = 2;
 /** Longest token lifetime believed (s): a huge one would overflow the expiry (Infinity is stored as null) or never renew. */
 export const MAX_TOKEN_LIFETIME_SEC = 86_400;
 /** What the Java SDK assumes when the platform gives no usable lifetime; so do we. */
@@ -42,6 +46,8 @@ export const DEFAULT_TOKEN_LIFETIME_SEC = 3600;
  * number and clamped to [MIN_TOKEN_LIFETIME_SEC, MAX_TOKEN_LIFETIME_SEC]; an hour when it is missing, not a
  * number, zero or negative. A token that really dies sooner is answered 1010005, which renews it once per
  * flight, so believing too long a life costs one retry; believing too short a one costs a login per call.
+ * Huge values (1e308, Infinity) would make the expiry Infinity, which JSON stores as null: never usable
+ * again, so every call would have logged in.
  */
 export function tokenLifetimeSec(expiresIn: unknown): number {
   const n = typeof expiresIn === 'number' ? expiresIn : typeof expiresIn === 'string' && expiresIn.trim() !== '' ? Number(expiresIn) : NaN;
