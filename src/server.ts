@@ -63,6 +63,9 @@ export function createServer(app: Express, opts: ServerOptions): http.Server {
     socket.end(
       `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     );
+    // The server keeps half-open sockets (allowHalfOpen): a peer that ignores our FIN and keeps trickling
+    // would hold the descriptor forever. It gets a moment to read the answer, then the socket goes.
+    setTimeout(() => socket.destroy(), 1000).unref();
   });
   return server;
 }
