@@ -168,6 +168,11 @@ export function createPlatformClient(
   function exchange(url: string, options: OptionsInit): Promise<{ statusCode: number; body: string }> {
     return new Promise((resolve, reject) => {
       const stream = client.stream(url, options as never);
+      // In stream mode got ends a request by itself only for GET/HEAD or when it has a body to send; a
+      // DELETE (or POST) without one would wait for us until its deadline.
+      const method = String(options.method ?? 'GET').toUpperCase();
+      const hasBody = options.json !== undefined || options.form !== undefined || options.body !== undefined;
+      if (!hasBody && method !== 'GET' && method !== 'HEAD') stream.end();
       const chunks: Buffer[] = [];
       let size = 0;
       let statusCode = 0;
