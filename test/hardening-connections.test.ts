@@ -201,7 +201,7 @@ describe('issue 17 finding 2: out of file descriptors is the gateway\'s outage, 
         s.on('error', () => undefined);
         held.push(s);
       }
-      await sleep(1000);
+      await sleep(500);
 
       const answers = [];
       for (let i = 0; i < 3; i++) answers.push(await call('GET', LIST));

@@ -34,7 +34,8 @@ const answerArb: fc.Arbitrary<Answer> = fc.record({
   truncate: fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }) }),
   // Mostly prompt (to keep the suite fast), sometimes slow, sometimes past the deadline.
   delayMs: fc.oneof({ weight: 10, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: TIMEOUT_MS + 300 }) }),
-  contentLength: fc.constantFrom('right', 'none', 'wrong'),
+  // A Content-Length longer than the body holds the call to its deadline: rarer, to keep the suite fast.
+  contentLength: fc.oneof({ weight: 4, arbitrary: fc.constantFrom<'right' | 'none'>('right', 'none') }, { weight: 1, arbitrary: fc.constant<'wrong'>('wrong') }),
 });
 
 function bodyOf(a: Answer): Buffer {
@@ -168,7 +169,7 @@ describe('hostile platform fuzz: documented statuses, within the deadline, bound
         assert.equal(gw.proc.exitCode, null, 'the gateway died');
         peak = Math.max(peak, rss(pid));
       }),
-      { numRuns: Number(process.env.PLATFORM_FUZZ_RUNS ?? 60), seed: process.env.PLATFORM_FUZZ_SEED ? Number(process.env.PLATFORM_FUZZ_SEED) : undefined },
+      { numRuns: Number(process.env.PLATFORM_FUZZ_RUNS ?? 30), seed: process.env.PLATFORM_FUZZ_SEED ? Number(process.env.PLATFORM_FUZZ_SEED) : undefined },
     );
     assert.ok(peak - base < 96 * 1024 * 1024, `RSS grew by ${Math.round((peak - base) / 1e6)} MB`);
     assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
