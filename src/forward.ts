@@ -105,7 +105,18 @@ export function createForwarder(deps: {
               token,
               deadline: input.deadline,
             })
-            .finally(() => limiter.done(decision.slot));
+            .then(
+              (r) => {
+                limiter.done(decision.slot);
+                return r;
+              },
+              (err: unknown) => {
+                // Never sent (EMFILE…): the slot is given back; any other failure may have reached the platform.
+                if (err instanceof PlatformError && err.kind === 'local') limiter.release(decision.slot);
+                else limiter.done(decision.slot);
+                throw err;
+              },
+            );
           breaker.success();
           return { status: res.status, body: res.body, headers: { ...quotaHeaders(quota), ...(applied && { 'Preference-Applied': applied }) } };
         } catch (err) {

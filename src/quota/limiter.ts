@@ -213,6 +213,19 @@ export class QuotaLimiter {
   }
 
   /**
+   * The call of `slot` never left this machine (no socket could be opened: EMFILE…): the platform counted
+   * nothing, so neither does the quota (contract §6, "Connections are bounded"). ZREM is safe to run twice.
+   */
+  release(slot: Slot): void {
+    this.own.release(slot.appId, slot.member);
+    const redis = this.opts.redis;
+    if (slot.shared && redis && this.outage?.state.kind === 'connected') {
+      const keys = [this.key('quota', slot.appId), ...(slot.sub !== undefined ? [this.subKey(slot.appId, slot.sub)] : [])];
+      for (const k of keys) redis.zrem(k, slot.member).catch(() => undefined);
+    }
+  }
+
+  /**
    * Every quota key of an app carries the `{appId}` hash tag: on a Redis Cluster all the keys one
    * script touches (the app's log, its hold flag, its share logs, its epoch marker) are in one slot.
    */

@@ -60,6 +60,17 @@ export class OwnCalls {
     }
   }
 
+  /** The call `member` never left this machine: it is no call at all, and its slot is free again. */
+  release(appId: string, member: string): void {
+    const o = this.apps.get(appId);
+    const call = o?.calls.get(member);
+    if (o && call) {
+      o.log.remove(call.t);
+      if (call.sub !== undefined) o.subs.get(call.sub)?.remove(call.t);
+      o.calls.delete(member);
+    }
+  }
+
   /**
    * The fallback's decision: admit if fewer than `limit` own calls are in the window. Returns the
    * remaining count and when the oldest leaves the window, or how long until one would be admitted.

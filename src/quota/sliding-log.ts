@@ -39,6 +39,18 @@ export class SlidingLog {
   }
 
   /** Moves one entry from time `from` to time `to` (a call that ended later than it was admitted). */
+  /** Takes one entry at `t` out (a call that was never made); nothing if there is none. */
+  remove(t: number): void {
+    let lo = this.head;
+    let hi = this.times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.times[mid] as number) < t) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < this.times.length && this.times[lo] === t) this.times.splice(lo, 1);
+  }
+
   move(from: number, to: number): void {
     // The live part is sorted: find the first `from` by bisection instead of a scan.
     let lo = this.head;
