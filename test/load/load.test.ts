@@ -471,11 +471,12 @@ describe('load', function () {
       // Once the platform is healthy again, the gateway recovers by itself and nothing piled up.
       await sim.control('faults', undefined, 'DELETE');
       await sim.control('latency', { ms: 0 });
-      // The breaker lets one probe through first; once each replica's probe has passed, everything does.
-      for (const [i] of gws.entries()) {
+      // The breaker lets one probe through first; once each replica's probe has passed for each app (the
+      // circuit is per app, contract §6), everything does.
+      for (let i = 0; i < gws.length * apps.length; i++) {
         const until = Date.now() + 10_000;
         while ((await client.send(target(i))).status !== 200) {
-          assert.ok(Date.now() < until, `replica ${i} did not recover within 10 s`);
+          assert.ok(Date.now() < until, `replica ${i % 2}, app ${(i >> 1) % apps.length} did not recover within 10 s`);
           await sleep(100);
         }
       }
