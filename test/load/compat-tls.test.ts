@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { closeAll, freePort, gatewayEnv, KEYS, makeTestPki, spawnGateway, startTestSimulator, type ChildGateway, type TestSimulator } from './helpers/fixtures.js';
-import { SdkClient } from './helpers/sdk-client.js';
+import { closeAll, freePort, gatewayEnv, KEYS, makeTestPki, spawnGateway, startTestSimulator, type ChildGateway, type TestSimulator } from '../helpers/fixtures.js';
+import { SdkClient } from '../helpers/sdk-client.js';
 
 describe('compat port over mutual TLS, started by main.ts', () => {
   let sim: TestSimulator;

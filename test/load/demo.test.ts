@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
-import { ROOT, freePort, waitFor } from './helpers/fixtures.js';
+import { ROOT, freePort, waitFor } from '../helpers/fixtures.js';
 
 async function runDemo(env: Record<string, string>, body: (out: () => string, port: number) => Promise<void>): Promise<void> {
   const [port, simPort] = [await freePort(), await freePort()];
