@@ -66,6 +66,25 @@ async function callsTo(sim: TestSimulator, method: string, path: string, appId =
   return log.filter((c) => c.method === method && c.path === path && c.appId === appId && c.errorCode !== '1010005').length;
 }
 
+/**
+ * Redis, the simulator and two gateway replicas sharing them with the routes' own cache TTLs (the fixtures
+ * turn the cache off for other suites), the apps at `ratePerMinute`.
+ */
+async function cachedReplicas(ratePerMinute: number, env: Record<string, string> = {}) {
+  const redis = await startRedis({ own: true });
+  const sim = await startTestSimulator({ ratePerMinute: 100_000 });
+  // One environment for both: same Redis, same key prefix, as two replicas in production.
+  const shared = gatewayEnv(sim.url, redis.url, {
+    PLATFORM_APPS: JSON.stringify(TEST_APPS.map((x) => ({ ...x, ratePerMinute }))),
+    GATEWAY_REPLICAS: '2',
+    LOG_LEVEL: 'warn',
+    CACHE_TTL_SEC: '{}',
+    ...env,
+  });
+  const [a, b] = await Promise.all([startGateway(shared), startGateway(shared)]);
+  return { redis, sim, a: a as TestGateway, b: b as TestGateway };
+}
+
 describe('cache through the gateway: two replicas on one Redis', function () {
   let redis: TestRedis;
   let sim: TestSimulator;
@@ -73,16 +92,7 @@ describe('cache through the gateway: two replicas on one Redis', function () {
   let b: TestGateway;
 
   before(async () => {
-    redis = await startRedis({ own: true });
-    sim = await startTestSimulator({ ratePerMinute: 100_000 });
-    // One environment for both: same Redis, same key prefix, as two replicas in production.
-    const env = gatewayEnv(sim.url, redis.url, {
-      PLATFORM_APPS: JSON.stringify(TEST_APPS.map((x) => ({ ...x, ratePerMinute: 10_000 }))),
-      GATEWAY_REPLICAS: '2',
-      LOG_LEVEL: 'warn',
-      CACHE_TTL_SEC: '{}', // the routes' own TTLs (the fixtures turn the cache off for other suites)
-    });
-    [a, b] = await Promise.all([startGateway(env), startGateway(env)]);
+    ({ redis, sim, a, b } = await cachedReplicas(10_000));
   });
   after(async () => {
     await closeAll(a, b, sim, redis);
@@ -278,15 +288,7 @@ describe('cache through the gateway: an app at 5 calls a minute', function () {
   let b: TestGateway;
 
   before(async () => {
-    redis = await startRedis({ own: true });
-    sim = await startTestSimulator({ ratePerMinute: 100_000 });
-    const env = gatewayEnv(sim.url, redis.url, {
-      PLATFORM_APPS: JSON.stringify(TEST_APPS.map((x) => ({ ...x, ratePerMinute: 5 }))),
-      GATEWAY_REPLICAS: '2',
-      LOG_LEVEL: 'warn',
-      CACHE_TTL_SEC: '{}', // the routes' own TTLs (the fixtures turn the cache off for other suites)
-    });
-    [a, b] = await Promise.all([startGateway(env), startGateway(env)]);
+    ({ redis, sim, a, b } = await cachedReplicas(5));
   });
   after(async () => {
     await closeAll(a, b, sim, redis);
@@ -328,18 +330,12 @@ describe('cache through the gateway: Redis stopped', function () {
   const WINDOW = 1500;
 
   before(async () => {
-    redis = await startRedis({ own: true });
-    sim = await startTestSimulator({ ratePerMinute: 100_000 });
-    const env = gatewayEnv(sim.url, redis.url, {
-      PLATFORM_APPS: JSON.stringify(TEST_APPS.map((x) => ({ ...x, ratePerMinute: 1000 }))),
-      GATEWAY_REPLICAS: '2',
+    ({ redis, sim, a, b } = await cachedReplicas(1000, {
       // A short window: the blind 503 period after losing Redis (§6) is one window.
       QUOTA_WINDOW_MS: String(WINDOW),
       REDIS_COMMAND_TIMEOUT_MS: '300',
       LOG_LEVEL: 'error',
-      CACHE_TTL_SEC: '{}',
-    });
-    [a, b] = await Promise.all([startGateway(env), startGateway(env)]);
+    }));
   });
   after(async () => {
     await closeAll(a, b, sim, redis);
