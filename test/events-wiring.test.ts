@@ -114,6 +114,24 @@ describe('events wired into the gateway', function () {
     assert.equal(ev.data.operationId, r.body.operationId);
   });
 
+  it("commands carry the gateway's callback (a caller's own is refused), and no answer shows it (contract §10)", async () => {
+    const deviceId = await registerDevice(gw.url, 'cmd-callback-node');
+    const command = { serviceId: 'WaterMeter', method: 'SET_INTERVAL', paras: { value: 60 } };
+    const refused = await request(gw.url)
+      .post('/v1/apps/app-a/commands')
+      .set('x-api-key', KEYS.all)
+      .send({ deviceId, command, callbackUrl: 'http://elsewhere.example:8080/cb' });
+    assertEnvelope(refused, 400, 'VALIDATION_FAILED');
+    const since = Date.now();
+    const created = await request(gw.url).post('/v1/apps/app-a/commands').set('x-api-key', KEYS.all).send({ deviceId, command });
+    assert.equal(created.status, 201, created.text);
+    const sent = (await sim.calls()).log.find((c) => c.at >= since && c.method === 'POST' && c.path.endsWith('/deviceCommands'));
+    assert.equal((sent?.body as { callbackUrl?: string } | undefined)?.callbackUrl, gw.gateway.events!.callbackUrl('app-a'));
+    const listed = await request(gw.url).get(`/v1/apps/app-a/commands?deviceId=${deviceId}`).set('x-api-key', KEYS.all);
+    assert.equal(listed.status, 200, listed.text);
+    for (const text of [created.text, listed.text]) assert.ok(!text.includes('/callbacks/'), `the callback URL leaked: ${text}`);
+  });
+
   it('the callback refuses a wrong token with 404 and stores nothing; the access log never shows a token', async () => {
     const wrong = await request(gw.url).post('/callbacks/app-a/not-the-token').send({ notifyType: 'deviceDataChanged' });
     assertEnvelope(wrong, 404, 'NOT_FOUND');
