@@ -11,7 +11,6 @@ import { eventInvalidator } from './events/invalidation.js';
 import { SubscriptionManager } from './events/subscriptions.js';
 import { createForwarder } from './forward.js';
 import { clientRateLimit } from './http/client-rate-limit.js';
-import { authenticate, authorizeApp } from './http/auth.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { buildDocsRouter } from './http/docs.js';
 import { buildOpsRouter } from './http/ops.js';
@@ -216,6 +215,21 @@ export function createGateway(config: Config, logger: Logger): Gateway {
   app.set('query parser', 'simple');
   app.use(requestContext(logger, metrics));
   app.use(helmet());
+  // First: the gateway's traffic is /v1, which then passes no other router's layers.
+  const clientLimit = clientRateLimit({ clients: config.clients, redis, keyPrefix: config.redisKeyPrefix, metrics, logger });
+  app.use(
+    '/v1',
+    buildV1Router({
+      config,
+      specs: routes,
+      pipeline,
+      ...(clientLimit && { clientRateLimit: clientLimit }),
+      // The events API (webhooks, streams) behind the same key check, client rate limit and app check as the families.
+      ...(events && { extra: [events.apiRouter()] }),
+    }),
+  );
+  // The platform has no API key: the callback's path token is its credential.
+  if (events) app.use(events.callbackRouter());
   app.use(
     buildOpsRouter({
       metrics,
@@ -226,18 +240,6 @@ export function createGateway(config: Config, logger: Logger): Gateway {
     }),
   );
   app.use(buildDocsRouter());
-  if (events) {
-    // The platform has no API key: the callback's path token is its credential.
-    app.use(events.callbackRouter());
-    // Before the families' router, whose 404 would otherwise answer these paths.
-    // Authenticated here only on the events' own paths, so that the families' calls are not checked twice.
-    const eventsApi = express.Router({ mergeParams: true });
-    eventsApi.use(['/webhooks', '/events'], authenticate(config.clients), authorizeApp(config.apps));
-    eventsApi.use(events.apiRouter());
-    app.use('/v1/apps/:appId', eventsApi);
-  }
-  const clientLimit = clientRateLimit({ clients: config.clients, redis, keyPrefix: config.redisKeyPrefix, metrics, logger });
-  app.use('/v1', buildV1Router({ config, specs: routes, pipeline, ...(clientLimit && { clientRateLimit: clientLimit }) }));
   app.use(notFound);
   app.use(errorHandler());
 

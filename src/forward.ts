@@ -7,6 +7,7 @@ import {
   tokenFailureError,
   withQuota,
 } from './http/outcomes.js';
+import type { GatewayError } from './errors.js';
 import type { Logger } from './logger.js';
 import { PlatformError, type PlatformClient } from './platform/client.js';
 import type { AppBreakers, CircuitBreaker } from './platform/breaker.js';
@@ -41,6 +42,11 @@ export interface ForwardResult {
 
 export interface Forwarder {
   forward(spec: RouteSpec, input: ForwardInput): Promise<ForwardResult>;
+  /**
+   * The refusal forward() would answer at once for this app and client (its quota known spent, its store lost),
+   * without I/O; undefined when a call could be tried. For a front that may refuse before reading the request.
+   */
+  knownRefusal(appId: string, client: string | undefined): GatewayError | undefined;
 }
 
 export function createForwarder(deps: {
@@ -66,6 +72,10 @@ export function createForwarder(deps: {
   }
 
   return {
+    knownRefusal(appId, client) {
+      const known = limiter.known(appId, { client });
+      return known && quotaRefusalError(known);
+    },
     async forward(spec, input) {
       const { appId } = input;
       const breaker = breakers.for(appId);

@@ -46,9 +46,20 @@ export interface Answer {
   platform?: { status: number; body: unknown };
 }
 
+/** What a front knows of a call before reading its body: enough to tell whether it is refused anyway. */
+export type EarlyCall = Pick<Call, 'spec' | 'appId' | 'client' | 'idempotencyKey' | 'preferWait'>;
+
 export interface Pipeline {
   /** Runs one call; refusals and failures are thrown as GatewayError for the front to shape. */
   run(call: Call): Promise<Answer>;
+  /**
+   * The refusal `run` would reach for this call whatever its body, known without I/O: the app's quota spent for
+   * this client. A front asks before parsing and validating, so that a caller looping against a spent app costs
+   * what a client-rate-limited one does (issue 15; contract §6: limits are checked before the work they bound).
+   * Undefined when something could still answer without a platform call (a cached GET, an Idempotency-Key
+   * replay) or the caller asks to wait for a slot: `run` decides those.
+   */
+  refusedEarly(call: EarlyCall): GatewayError | undefined;
 }
 
 /** A platform call needs time after its wait: the wait ends this long before the request's deadline. */
@@ -87,6 +98,12 @@ export interface PipelineDeps {
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { config, forwarder, idempotency, cache, quotaNow, callbacks } = deps;
   return {
+    refusedEarly({ spec, appId, client, idempotencyKey, preferWait }) {
+      if (spec.idempotencyKey && idempotencyKey !== undefined) return undefined;
+      if (preferWait !== undefined && preferWait > 0 && config.quotaMaxWaitMs > 0) return undefined;
+      if (cache && spec.cache && spec.method === 'GET' && ttlFor(spec.id, spec.cache, config.cacheTtlSec) > 0) return undefined;
+      return forwarder.knownRefusal(appId, client);
+    },
     async run(call) {
       const { spec, appId } = call;
       const withCallback = callbacks !== undefined ? spec.platform.callbackUrl : undefined;

@@ -41,6 +41,10 @@ describe('compat port: platform subscriptions become the caller\'s webhooks', ()
         calls.push(call.spec.id);
         throw new Error('the pipeline is not on the subscriptions path');
       },
+      refusedEarly: (call) => {
+        calls.push(call.spec.id);
+        return undefined;
+      },
     };
     const app = buildCompatApp({
       config,

@@ -42,6 +42,7 @@ function echoingForwarder(sent: ForwardInput[]): Forwarder {
       const cb = (input.body as { callbackUrl?: string } | undefined)?.callbackUrl ?? OURS;
       return { status: 200, body: { thingId: 't1', callbackUrl: cb, nested: [{ callbackUrl: cb, keep: 1 }] }, headers: {} };
     },
+    knownRefusal: () => undefined,
   };
 }
 

@@ -83,7 +83,7 @@ type ScriptRedis = Redis & {
 export interface SubscriptionManagerOptions {
   redis: Redis;
   keyPrefix: string;
-  forwarder: Forwarder;
+  forwarder: Pick<Forwarder, 'forward'>;
   logger: Logger;
   apps: () => Iterable<string>;
   /** The app's callback URL (holds the path token: never logged). */
