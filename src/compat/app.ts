@@ -25,8 +25,8 @@ export interface CompatDeps {
   logger: Logger;
   metrics: Metrics;
   /**
-   * Subscriptions become the caller's webhooks here (contract §14); absent (events off or not wired), the
-   * subscription APIs answer 501 GW.SUBSCRIPTIONS_NOT_AVAILABLE.
+   * Subscriptions become the caller's raw webhooks here (contract §14); absent (events off), the subscription
+   * APIs answer 501 GW.SUBSCRIPTIONS_NOT_AVAILABLE.
    */
   subscriptions?: SubscriptionBackend;
 }
