@@ -40,10 +40,12 @@ export interface Answer {
   headers: Record<string, string>;
   replayed?: boolean;
   /**
-   * The platform's own status and body, unchanged, for a front that answers in the platform's format (src/compat/).
-   * Absent on an Idempotency-Key replay: the record keeps the gateway's answer only.
+   * The platform's own status and body, unchanged, for a front that answers in the platform's format (src/compat/);
+   * on an Idempotency-Key replay, as kept in the record (absent only in records written before it was kept).
    */
   platform?: { status: number; body: unknown };
+  /** A replayed error that was the platform's own code: the HTTP status the platform answered it with. */
+  platformStatus?: number;
 }
 
 export interface Pipeline {
@@ -176,9 +178,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         { prefix: config.redisKeyPrefix, appId, client: call.client, routeId: spec.id, key },
         { params: input.params, query: input.query, body: input.body },
         config.idempotencyPendingMs,
-        send,
+        // The platform's answer is kept beside the gateway's, so that a replay through either front answers in its format.
+        async () => ({ ...(await send()), ...(platformAnswer && { platform: platformAnswer }) }),
       );
-      return { ...answer, headers, ...(platformAnswer && { platform: platformAnswer }) };
+      return { ...answer, headers };
     },
   };
 }
