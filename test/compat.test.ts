@@ -254,7 +254,7 @@ describe('compat port: a PHP-SDK service behind the gateway', () => {
         body: JSON.stringify(body(device)),
       });
     const creates = async (device: string) => (await sim.calls()).log.filter((x) => x.method === 'POST' && x.path === CREATE && JSON.stringify(x.body).includes(device));
-    const read = async (r: Response) => ({ status: r.status, replayed: r.headers.get('idempotent-replayed'), body: await r.json() });
+    const read = async (r: Response) => ({ status: r.status, replayed: r.headers.get('idempotent-replayed'), body: (await r.json()) as any });
 
     // First through compat: its replays there answer the platform's status and body; /v1 answers its own 201 envelope.
     const first = await read(await viaCompat('compat-key-1', 'idem-dev-1'));
@@ -289,7 +289,7 @@ describe('compat port: a PHP-SDK service behind the gateway', () => {
       headers: { app_key: 'app-a', Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'compat-key-2' },
       body: JSON.stringify({ fileId: 'no-such-package', targets: { devices: ['idem-dev-3'] } }),
     });
-    const refused1 = { status: refusal.status, body: await refusal.json() };
+    const refused1 = { status: refusal.status, body: (await refusal.json()) as any };
     assert.deepEqual([refused1.status, refused1.body.error_code], [200, '123002']);
     const refusal2 = await fetch(`${a.url}${CREATE}`, {
       method: 'POST',
