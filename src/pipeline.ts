@@ -95,7 +95,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (withCallback === 'body' && hasOwn(call.body, 'callbackUrl')) {
         // The gateway's callback is the only one while events are on: a caller's would take the command's pushes away from it.
         throw new GatewayError('VALIDATION_FAILED', {
-          message: 'The gateway sets callbackUrl while events are on; subscribe with a webhook instead.',
+          // Front-neutral wording: the compat front answers it as the platform's 400 100022 with this text.
+          message:
+            'The gateway sets callbackUrl while events are on; for command status pushes subscribe to commandStatusChanged instead (a webhook, or a subscription through the compat port).',
           details: [{ field: 'callbackUrl', message: '"callbackUrl" is set by the gateway' }],
         });
       }
