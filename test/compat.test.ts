@@ -241,17 +241,17 @@ describe('compat port: a PHP-SDK service behind the gateway', () => {
     const token = await login(c);
     const CREATE = '/iodm/northbound/v1.5.0/operations/softwareUpgrade';
     const body = (device: string) => ({ fileId: 'sw-pkg-0001', targets: { devices: [device] } });
-    const viaCompat = (key: string, device: string) =>
+    const viaCompat = (key: string, device: string, fileId = 'sw-pkg-0001') =>
       fetch(`${a.url}${CREATE}`, {
         method: 'POST',
         headers: { app_key: 'app-a', Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': key },
-        body: JSON.stringify(body(device)),
+        body: JSON.stringify({ ...body(device), fileId }),
       });
-    const viaV1 = (key: string, device: string) =>
+    const viaV1 = (key: string, device: string, fileId = 'sw-pkg-0001') =>
       fetch(`${a.gw.url}/v1/apps/app-a/upgrade-tasks/software`, {
         method: 'POST',
         headers: { 'X-Api-Key': KEYS.all, 'Content-Type': 'application/json', 'Idempotency-Key': key },
-        body: JSON.stringify(body(device)),
+        body: JSON.stringify({ ...body(device), fileId }),
       });
     const creates = async (device: string) => (await sim.calls()).log.filter((x) => x.method === 'POST' && x.path === CREATE && JSON.stringify(x.body).includes(device));
     const read = async (r: Response) => ({ status: r.status, replayed: r.headers.get('idempotent-replayed'), body: (await r.json()) as any });
@@ -284,25 +284,13 @@ describe('compat port: a PHP-SDK service behind the gateway', () => {
     // A platform refusal replays with the platform's own code and HTTP status on compat: here its 200 with an
     // error_code, which the gateway itself answers as 404 on /v1.
     await sim.control('faults', { count: 1, path: CREATE, status: 200, errorCode: '123002', errorDesc: 'not found' });
-    const refusal = await fetch(`${a.url}${CREATE}`, {
-      method: 'POST',
-      headers: { app_key: 'app-a', Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'compat-key-2' },
-      body: JSON.stringify({ fileId: 'no-such-package', targets: { devices: ['idem-dev-3'] } }),
-    });
+    const refusal = await viaCompat('compat-key-2', 'idem-dev-3', 'no-such-package');
     const refused1 = { status: refusal.status, body: (await refusal.json()) as any };
     assert.deepEqual([refused1.status, refused1.body.error_code], [200, '123002']);
-    const refusal2 = await fetch(`${a.url}${CREATE}`, {
-      method: 'POST',
-      headers: { app_key: 'app-a', Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'compat-key-2' },
-      body: JSON.stringify({ fileId: 'no-such-package', targets: { devices: ['idem-dev-3'] } }),
-    });
+    const refusal2 = await viaCompat('compat-key-2', 'idem-dev-3', 'no-such-package');
     assert.equal(refusal2.headers.get('idempotent-replayed'), 'true');
     assert.deepEqual({ status: refusal2.status, body: await refusal2.json() }, refused1);
-    const v1Refusal = await fetch(`${a.gw.url}/v1/apps/app-a/upgrade-tasks/software`, {
-      method: 'POST',
-      headers: { 'X-Api-Key': KEYS.all, 'Content-Type': 'application/json', 'Idempotency-Key': 'compat-key-2' },
-      body: JSON.stringify({ fileId: 'no-such-package', targets: { devices: ['idem-dev-3'] } }),
-    });
+    const v1Refusal = await viaV1('compat-key-2', 'idem-dev-3', 'no-such-package');
     assert.equal(v1Refusal.status, 404, '/v1 replays its own status for the same record');
     assert.equal(((await v1Refusal.json()) as { error: { platformCode: string } }).error.platformCode, '123002');
     assert.equal((await creates('idem-dev-3')).length, 1);
