@@ -31,7 +31,7 @@ import { FAMILIES } from './families/index.js';
 import { routesOf } from './families/registry.js';
 import type { RouteSpec } from './routes/types.js';
 import { TokenManager } from './tokens/manager.js';
-import { buildCompatApp, MemorySessionStore, RedisSessionStore } from './compat/index.js';
+import { buildCompatApp, MemorySessionStore, RedisSessionStore, webhookSubscriptions } from './compat/index.js';
 import { MemoryTokenStore, RedisTokenStore, type TokenStore } from './tokens/store.js';
 
 
@@ -256,6 +256,8 @@ export function createGateway(config: Config, logger: Logger): Gateway {
             : new MemorySessionStore(config.compatSessionTtlSec),
           logger,
           metrics,
+          // Subscriptions made there become the client's raw webhooks (contract §14); without events, 501 in the platform's format.
+          ...(events && { subscriptions: webhookSubscriptions(events) }),
         });
 
   return {

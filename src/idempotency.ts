@@ -9,12 +9,37 @@ import { PlatformError } from './platform/client.js';
 /** The draft's key is a structured-field string; we accept its printable ASCII, bounded like Stripe's. */
 const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
 
+/**
+ * What a replay needs to answer as each front answered the first time (one record serves both: the same client,
+ * app, route and key on /v1 and on the compat port is one request, and must never create a second task).
+ */
 export interface StoredAnswer {
+  /** The gateway's answer (/v1): its status and shaped body, or for an error its envelope body. */
   status: number;
   body: unknown;
+  /** A success's platform answer (the compat front answers it unchanged). */
+  platform?: { status: number; body: unknown };
+  /** An error that was the platform's own code: the HTTP status the platform answered it with (the compat front's status). */
+  platformStatus?: number;
 }
 
-type Record_ = { state: 'pending'; fp: string } | ({ state: 'done'; fp: string } & StoredAnswer);
+/** As kept: a platform body equal to the gateway's is not kept twice (most creates), so a record costs what it did. */
+type Kept = Omit<StoredAnswer, 'platform'> & { platform?: { status: number; body?: unknown } };
+
+type Record_ = { state: 'pending'; fp: string } | ({ state: 'done'; fp: string } & Kept);
+
+function keep(a: StoredAnswer): Kept {
+  const { platform, ...rest } = a;
+  if (!platform) return rest;
+  const same = JSON.stringify(platform.body) === JSON.stringify(a.body);
+  return { ...rest, platform: same ? { status: platform.status } : platform };
+}
+
+function unkeep(k: Kept): StoredAnswer {
+  const { platform, ...rest } = k;
+  if (!platform) return rest;
+  return { ...rest, platform: { status: platform.status, body: 'body' in platform ? platform.body : k.body } };
+}
 
 /** Where records live: Redis for every replica, or a Map for the in-process store. */
 export interface IdempotencyBackend {
@@ -159,7 +184,8 @@ export class Idempotency {
         throw new GatewayError('CONFLICT', { retryAfter: 1 });
       }
       this.metrics.idempotency.inc({ outcome: 'replayed' });
-      return { status: existing.status, body: existing.body, replayed: true };
+      const { state: _state, fp: _fp, ...kept } = existing;
+      return { ...unkeep(kept), replayed: true };
     }
     const ttlMs = this.ttlSec * 1000;
     let answer: StoredAnswer;
@@ -180,14 +206,19 @@ export class Idempotency {
             retryable: unknownOutcome ? false : err.retryable,
           }),
         };
-        await this.backend.save(storeKey, { state: 'done', fp, status: err.status, body }, ttlMs).catch(() => undefined);
+        const cause = err.cause;
+        // The compat front answers a platform code with the platform's own HTTP status (even a 200): kept for its replay.
+        const platformStatus =
+          err.platformCode !== undefined && cause instanceof PlatformError && cause.kind === 'code' ? cause.details.httpStatus : undefined;
+        const rec = { state: 'done' as const, fp, status: err.status, body, ...(platformStatus !== undefined && { platformStatus }) };
+        await this.backend.save(storeKey, rec, ttlMs).catch(() => undefined);
         this.metrics.idempotency.inc({ outcome: 'stored' });
       } else {
         await this.backend.release(storeKey).catch(() => undefined);
       }
       throw err;
     }
-    await this.backend.save(storeKey, { state: 'done', fp, ...answer }, ttlMs).catch(() => undefined);
+    await this.backend.save(storeKey, { state: 'done', fp, ...keep(answer) }, ttlMs).catch(() => undefined);
     this.metrics.idempotency.inc({ outcome: 'stored' });
     return { ...answer, replayed: false };
   }

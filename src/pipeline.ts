@@ -40,10 +40,12 @@ export interface Answer {
   headers: Record<string, string>;
   replayed?: boolean;
   /**
-   * The platform's own status and body, unchanged, for a front that answers in the platform's format (src/compat/).
-   * Absent on an Idempotency-Key replay: the record keeps the gateway's answer only.
+   * The platform's own status and body, unchanged, for a front that answers in the platform's format (src/compat/);
+   * on an Idempotency-Key replay, as kept in the record (absent only in records written before it was kept).
    */
   platform?: { status: number; body: unknown };
+  /** A replayed error that was the platform's own code: the HTTP status the platform answered it with. */
+  platformStatus?: number;
 }
 
 /** What a front knows of a call before reading its body: enough to tell whether it is refused anyway. */
@@ -110,7 +112,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (withCallback === 'body' && hasOwn(call.body, 'callbackUrl')) {
         // The gateway's callback is the only one while events are on: a caller's would take the command's pushes away from it.
         throw new GatewayError('VALIDATION_FAILED', {
-          message: 'The gateway sets callbackUrl while events are on; subscribe with a webhook instead.',
+          // Front-neutral wording: the compat front answers it as the platform's 400 100022 with this text.
+          message:
+            'The gateway sets callbackUrl while events are on; for command status pushes subscribe to commandStatusChanged instead (a webhook, or a subscription through the compat port).',
           details: [{ field: 'callbackUrl', message: '"callbackUrl" is set by the gateway' }],
         });
       }
@@ -193,9 +197,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         { prefix: config.redisKeyPrefix, appId, client: call.client, routeId: spec.id, key },
         { params: input.params, query: input.query, body: input.body },
         config.idempotencyPendingMs,
-        send,
+        // The platform's answer is kept beside the gateway's, so that a replay through either front answers in its format.
+        async () => ({ ...(await send()), ...(platformAnswer && { platform: platformAnswer }) }),
       );
-      return { ...answer, headers, ...(platformAnswer && { platform: platformAnswer }) };
+      return { ...answer, headers };
     },
   };
 }

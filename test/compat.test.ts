@@ -236,18 +236,64 @@ describe('compat port: a PHP-SDK service behind the gateway', () => {
     assert.equal(e.httpStatusCode, 501);
   });
 
-  it('Idempotency-Key works on the compat port too: a repeat is answered without a second platform call', async () => {
+  it('Idempotency-Key replays answer as each front answered the first time (compat: the platform\'s status and body; /v1: 201 and its envelope), one platform call per key', async () => {
     const c = sdk(a.url, 'app-a', KEYS.all);
     const token = await login(c);
-    const headers = { app_key: 'app-a', Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'compat-key-1' };
-    const body = JSON.stringify({ fileId: 'sw-pkg-0001', targets: { devices: ['compat-idem-dev'] } });
-    const send = () => fetch(`${a.url}/iodm/northbound/v1.5.0/operations/softwareUpgrade`, { method: 'POST', headers, body });
-    const first = await send();
-    const second = await send();
-    assert.equal(second.headers.get('idempotent-replayed'), 'true');
-    assert.deepEqual(await second.json(), await first.json());
-    const creates = (await sim.calls()).log.filter((x) => x.path === '/iodm/northbound/v1.5.0/operations/softwareUpgrade' && x.body !== null && JSON.stringify(x.body).includes('compat-idem-dev'));
-    assert.equal(creates.length, 1);
+    const CREATE = '/iodm/northbound/v1.5.0/operations/softwareUpgrade';
+    const body = (device: string) => ({ fileId: 'sw-pkg-0001', targets: { devices: [device] } });
+    const viaCompat = (key: string, device: string, fileId = 'sw-pkg-0001') =>
+      fetch(`${a.url}${CREATE}`, {
+        method: 'POST',
+        headers: { app_key: 'app-a', Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': key },
+        body: JSON.stringify({ ...body(device), fileId }),
+      });
+    const viaV1 = (key: string, device: string, fileId = 'sw-pkg-0001') =>
+      fetch(`${a.gw.url}/v1/apps/app-a/upgrade-tasks/software`, {
+        method: 'POST',
+        headers: { 'X-Api-Key': KEYS.all, 'Content-Type': 'application/json', 'Idempotency-Key': key },
+        body: JSON.stringify({ ...body(device), fileId }),
+      });
+    const creates = async (device: string) => (await sim.calls()).log.filter((x) => x.method === 'POST' && x.path === CREATE && JSON.stringify(x.body).includes(device));
+    const read = async (r: Response) => ({ status: r.status, replayed: r.headers.get('idempotent-replayed'), body: (await r.json()) as any });
+
+    // First through compat: its replays there answer the platform's status and body; /v1 answers its own 201 envelope.
+    const first = await read(await viaCompat('compat-key-1', 'idem-dev-1'));
+    const [sent] = await creates('idem-dev-1');
+    assert.equal(first.status, sent?.status, "the platform's status the first time");
+    assert.notEqual(first.status, 201, 'the simulator answers the create with a status of its own (else this test shows nothing)');
+    const again = await read(await viaCompat('compat-key-1', 'idem-dev-1'));
+    assert.deepEqual(again, { ...first, replayed: 'true' });
+    const onV1 = await read(await viaV1('compat-key-1', 'idem-dev-1'));
+    assert.equal(onV1.status, 201);
+    assert.equal(onV1.replayed, 'true');
+    assert.deepEqual(onV1.body, { operationId: first.body.operationId });
+    assert.equal((await creates('idem-dev-1')).length, 1);
+
+    // First through /v1: replayed there as 201, and on compat as the platform answered it.
+    const v1First = await read(await viaV1('v1-key-1', 'idem-dev-2'));
+    assert.equal(v1First.status, 201);
+    const [sent2] = await creates('idem-dev-2');
+    const onCompat = await read(await viaCompat('v1-key-1', 'idem-dev-2'));
+    assert.equal(onCompat.replayed, 'true');
+    assert.equal(onCompat.status, sent2?.status);
+    assert.equal(onCompat.body.operationId, v1First.body.operationId);
+    assert.ok(!('error' in onCompat.body), 'no gateway envelope on the compat port');
+    assert.deepEqual(await read(await viaV1('v1-key-1', 'idem-dev-2')), { ...v1First, replayed: 'true' });
+    assert.equal((await creates('idem-dev-2')).length, 1);
+
+    // A platform refusal replays with the platform's own code and HTTP status on compat: here its 200 with an
+    // error_code, which the gateway itself answers as 404 on /v1.
+    await sim.control('faults', { count: 1, path: CREATE, status: 200, errorCode: '123002', errorDesc: 'not found' });
+    const refusal = await viaCompat('compat-key-2', 'idem-dev-3', 'no-such-package');
+    const refused1 = { status: refusal.status, body: (await refusal.json()) as any };
+    assert.deepEqual([refused1.status, refused1.body.error_code], [200, '123002']);
+    const refusal2 = await viaCompat('compat-key-2', 'idem-dev-3', 'no-such-package');
+    assert.equal(refusal2.headers.get('idempotent-replayed'), 'true');
+    assert.deepEqual({ status: refusal2.status, body: await refusal2.json() }, refused1);
+    const v1Refusal = await viaV1('compat-key-2', 'idem-dev-3', 'no-such-package');
+    assert.equal(v1Refusal.status, 404, '/v1 replays its own status for the same record');
+    assert.equal(((await v1Refusal.json()) as { error: { platformCode: string } }).error.platformCode, '123002');
+    assert.equal((await creates('idem-dev-3')).length, 1);
   });
 
   it('two services with different keys share one app\'s quota exactly: the rest get 403 1010009', async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import Joi from 'joi';
 import { loadConfig } from '../src/config.js';
-import { isGatewayCallbackUrl, scrubCallbackUrls } from '../src/events/callback.js';
+import { isGatewayCallbackUrl, scrubCallbackUrls, storedForms } from '../src/events/callback.js';
 import { eventCacheTags, eventInvalidator } from '../src/events/invalidation.js';
 import { planSubscriptions, retryDelay, SUBSCRIPTION_APIS, type PlatformSubscription } from '../src/events/subscriptions.js';
 import { loggablePath } from '../src/http/request-context.js';
@@ -165,5 +165,25 @@ describe('events: small parts of the wiring', () => {
     assert.equal(loggablePath('/callbacks/app-a/abc/def'), '/callbacks/app-a/[token]');
     assert.equal(loggablePath('/callbacks/app-a'), '/callbacks/app-a');
     assert.equal(loggablePath('/v1/apps/a/packages'), '/v1/apps/a/packages');
+  });
+});
+
+describe('events: what the store keeps of a push (raw webhooks deliver it)', () => {
+  const TOKEN = 'TOKEN-of-app-a';
+
+  it('keeps the text as received beside the compact form, which is the dedupe basis', () => {
+    const text = '{ "notifyType": "deviceDataChanged",\n  "n": 12345678901234567890 }';
+    const { compact, asReceived } = storedForms(text, JSON.parse(text) as Record<string, unknown>, TOKEN);
+    assert.equal(asReceived, text);
+    // The compact form cannot keep a 20-digit number (a double): only the text as received is the platform's.
+    assert.equal(compact, '{"notifyType":"deviceDataChanged","n":12345678901234567000}');
+  });
+
+  it("keeps a push that names the gateway's callback only rewritten: its callbackUrl removed, the token nowhere", () => {
+    const body = { deviceId: 'd1', commandId: 'c1', callbackUrl: OURS, result: { resultCode: 'SENT', note: `see ${OURS}` } };
+    const { compact, asReceived } = storedForms(JSON.stringify(body), body, TOKEN);
+    assert.equal(asReceived, undefined);
+    assert.ok(!compact.includes(TOKEN));
+    assert.deepEqual(JSON.parse(compact), { deviceId: 'd1', commandId: 'c1', result: { resultCode: 'SENT', note: `see ${BASE}/callbacks/app-a/[redacted]` } });
   });
 });

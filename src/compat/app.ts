@@ -25,8 +25,8 @@ export interface CompatDeps {
   logger: Logger;
   metrics: Metrics;
   /**
-   * Subscriptions become the caller's webhooks here (contract §14); absent (events off or not wired), the
-   * subscription APIs answer 501 GW.SUBSCRIPTIONS_NOT_AVAILABLE.
+   * Subscriptions become the caller's raw webhooks here (contract §14); absent (events off), the subscription
+   * APIs answer 501 GW.SUBSCRIPTIONS_NOT_AVAILABLE.
    */
   subscriptions?: SubscriptionBackend;
 }
@@ -161,13 +161,17 @@ export function buildCompatApp(deps: CompatDeps): express.Express {
   return app;
 }
 
-/** Success: the platform's status and body unchanged. A replay (no platform answer kept) gives the stored answer. */
+/**
+ * Success: the platform's status and body unchanged, on a replay too (the record keeps them). A replayed error is
+ * the stored envelope in the platform's format, with the platform's status when it was the platform's code.
+ * Only a record written before the platform answer was kept falls back to the gateway's answer.
+ */
 function respond(res: Response, answer: Answer): void {
   for (const [k, v] of Object.entries(answer.headers)) res.setHeader(k, v);
   if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
   const { status, body } = answer.platform ?? answer;
-  if (status >= 400 && body !== null && typeof body === 'object' && 'error' in body) {
-    return send(res, replayedToPlatformError(status, (body as { error: EnvelopeFields }).error));
+  if (!answer.platform && status >= 400 && body !== null && typeof body === 'object' && 'error' in body) {
+    return send(res, replayedToPlatformError(status, (body as { error: EnvelopeFields }).error, answer.platformStatus));
   }
   if (body === null || body === undefined || status === 204) return void res.status(status).end();
   res.status(status).json(body);

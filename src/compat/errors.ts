@@ -51,12 +51,22 @@ export function toPlatformError(err: unknown): PlatformErrorAnswer {
   return fromFields(err.code, err.status, err.message, err.platformCode, err.cause);
 }
 
-/** A replayed Idempotency-Key error answer (the envelope's fields and status, as stored) in the platform's format. */
-export function replayedToPlatformError(status: number, fields: EnvelopeFields): PlatformErrorAnswer {
-  return fromFields(fields.code, status, fields.message, fields.platformCode, undefined);
+/**
+ * A replayed Idempotency-Key error answer (the envelope's fields and status, as stored) in the platform's format;
+ * `platformStatus`: the HTTP status the platform answered its own code with, as the first answer carried it.
+ */
+export function replayedToPlatformError(status: number, fields: EnvelopeFields, platformStatus?: number): PlatformErrorAnswer {
+  return fromFields(fields.code, status, fields.message, fields.platformCode, undefined, platformStatus);
 }
 
-function fromFields(code: string, status: number, message: string, platformCode: string | undefined, cause: unknown): PlatformErrorAnswer {
+function fromFields(
+  code: string,
+  status: number,
+  message: string,
+  platformCode: string | undefined,
+  cause: unknown,
+  platformStatus?: number,
+): PlatformErrorAnswer {
   // A string compare, not the ErrorCode type: a client's own rate limit (fair shares) may add its code later.
   if (code === 'RATE_LIMITED' || code === 'CLIENT_RATE_LIMITED') {
     return answer(PLATFORM_ANSWERS.throttled.status, PLATFORM_CODE.THROTTLED, PLATFORM_ANSWERS.throttled.body.error_desc);
@@ -65,6 +75,7 @@ function fromFields(code: string, status: number, message: string, platformCode:
     // The platform's own answer: its status (even a 200 that carries error_code: the SDKs test error_code first).
     return answer(cause.details.httpStatus ?? status, platformCode, message);
   }
+  if (platformCode !== undefined && platformStatus !== undefined) return answer(platformStatus, platformCode, message);
   // The platform refused the GATEWAY's credentials or token: the caller's session is fine, and passing on
   // 1010005 or 100208 would send its SDK into a login that cannot help.
   if (code === 'UPSTREAM_AUTH_FAILED') return answer(status, `${GATEWAY_CODE_PREFIX}${code}`, message);

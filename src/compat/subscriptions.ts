@@ -14,8 +14,8 @@ export interface CompatSubscription {
 
 /**
  * Where subscriptions live: the events feature's webhooks (Events.createWebhook/listWebhooks/deleteWebhook,
- * owned by the calling client). Its deliveries for these must be the platform's push body unchanged (no
- * envelope, no signature: what the service used to receive from the platform), which the backend promises.
+ * owned by the calling client), in the raw format: their deliveries are the platform's push body unchanged (no
+ * envelope, no signature: what the service used to receive from the platform).
  */
 export interface SubscriptionBackend {
   create(appId: string, owner: string, input: { url: string; notifyTypes: string[] }): Promise<CompatSubscription>;
@@ -25,20 +25,22 @@ export interface SubscriptionBackend {
 }
 
 /**
- * The backend over the events feature's webhooks, for the composition root to pass when events are on.
- * NOT YET COMPLETE: the events feature delivers every webhook in its envelope and signed; subscriptions made
- * here need its deliveries of the platform's push body unchanged (a per-webhook delivery format that
- * src/events/ does not have yet), so the composition root does not pass this backend until it does.
+ * The backend over the events feature's webhooks, which the composition root passes when events are on. Only
+ * the client's raw webhooks are its subscriptions here: its /v1 (envelope) webhooks are neither listed nor deleted
+ * through the platform's APIs (a batch delete by an SDK must not take them away).
  */
 export function webhookSubscriptions(events: Pick<Events, 'createWebhook' | 'listWebhooks' | 'deleteWebhook'>): SubscriptionBackend {
+  const raw = async (appId: string, owner: string): Promise<CompatSubscription[]> =>
+    (await events.listWebhooks(appId, owner)).filter((w) => w.format === 'raw').map(({ id, url, notifyTypes }) => ({ id, url, notifyTypes }));
   return {
     async create(appId, owner, input) {
-      // The signing secret is not shown: the platform's subscriptions have none, and nothing here verifies it.
-      const { id, url, notifyTypes } = await events.createWebhook(appId, owner, input);
+      // Raw: no signing secret exists, the platform's subscriptions have none.
+      const { id, url, notifyTypes } = await events.createWebhook(appId, owner, input, 'raw');
       return { id, url, notifyTypes };
     },
-    list: async (appId, owner) => (await events.listWebhooks(appId, owner)).map(({ id, url, notifyTypes }) => ({ id, url, notifyTypes })),
+    list: raw,
     async delete(appId, owner, id) {
+      if (!(await raw(appId, owner)).some((s) => s.id === id)) return false;
       try {
         await events.deleteWebhook(appId, owner, id);
         return true;
@@ -65,15 +67,14 @@ export const SUBSCRIPTION_APIS = Object.freeze({
 } as const satisfies Record<string, { method: HttpMethod; path: string }>);
 
 /**
- * Without a backend (events off, or not wired), a subscription call gets a clear error in the platform's
- * format rather than a misleading "no such API": 501, so that an SDK reports a failure and its operators read why.
+ * Without a backend (events off: no CALLBACK_BASE_URL, or no Redis), a subscription call gets a clear error in the
+ * platform's format rather than a misleading "no such API": 501, so that an SDK reports a failure and its operators read why.
  */
 export const subscriptionsUnavailable: PlatformErrorAnswer = {
   status: 501,
   body: {
     error_code: `${GATEWAY_CODE_PREFIX}SUBSCRIPTIONS_NOT_AVAILABLE`,
-    error_desc:
-      "Subscriptions are not available through the gateway's compat port here; subscribe with a gateway webhook (POST /v1/apps/{appId}/webhooks) instead.",
+    error_desc: 'Subscriptions need the gateway\'s events, which are off here (CALLBACK_BASE_URL unset): no push can be delivered.',
   },
 };
 
@@ -126,6 +127,11 @@ export function subscriptionHandlers(
       const notifyType = text(body.notifyType);
       if (!url || !notifyType) return send(res, PLATFORM_ANSWERS.invalidInput);
       const { appId, owner } = who(res);
+      // SubDeviceDataInDTO may carry appId and channel: another app's (an authorised app's subscription) and MQTT
+      // delivery are not what a gateway webhook can be, so they are refused rather than silently made HTTP for this app.
+      if ((body.appId !== undefined && body.appId !== appId) || (body.channel !== undefined && body.channel !== 'HTTP')) {
+        return send(res, PLATFORM_ANSWERS.invalidInput);
+      }
       const s = await b.create(appId, owner, { url, notifyTypes: [notifyType] });
       if (withBody) res.status(status).json(dto(s));
       else res.status(status).end();

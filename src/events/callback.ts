@@ -64,6 +64,20 @@ export function isGatewayCallbackUrl(baseUrl: string, url: string): boolean {
   return url.startsWith(`${baseUrl.replace(/\/+$/, '')}/callbacks/`);
 }
 
+/**
+ * What the store keeps of a push: the compact re-serialization (valid JSON for every reader, the dedupe basis) and
+ * the text as received, which raw-format webhooks deliver byte for byte (contract §14). A push that names the
+ * gateway's callback (its path token is a secret; the platform echoes `callbackUrl` in command bodies) is kept
+ * only rewritten: those fields removed, as in answers (§10), and any other occurrence of the token masked, so that
+ * no delivery of either format can carry it.
+ */
+export function storedForms(raw: string, parsed: Record<string, unknown>, token: string): { compact: string; asReceived?: string } {
+  if (!raw.includes(token)) return { compact: JSON.stringify(parsed), asReceived: raw };
+  const scrubbed = scrubCallbackUrls(parsed, (url) => url.includes(token));
+  // The token is base64url: replacing it inside a JSON string keeps the text valid JSON.
+  return { compact: JSON.stringify(scrubbed).split(token).join('[redacted]') };
+}
+
 export interface CallbackDeps {
   store: EventStore;
   /** CALLBACK_SECRET (≥ 32 characters; checked by the configuration). */
@@ -125,10 +139,10 @@ export function createCallbackRouter(deps: CallbackDeps): Router {
     }
     const notifyType = notifyTypeOf(parsed as Record<string, unknown>);
     const label = notifyLabel(notifyType);
+    const { compact, asReceived } = storedForms(raw, parsed as Record<string, unknown>, callbackToken(deps.secret, appId));
     let stored;
     try {
-      // Re-serialized from the parsed value: compact, and known to be valid JSON for every reader.
-      stored = await deps.store.append(appId, notifyType, JSON.stringify(parsed));
+      stored = await deps.store.append(appId, notifyType, compact, asReceived);
     } catch (err) {
       deps.metrics?.received.inc({ notify_type: label, outcome: 'unavailable' });
       deps.logger?.warn({ appId, notifyType, err }, 'event not stored: redis unavailable');

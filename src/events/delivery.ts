@@ -1,4 +1,4 @@
-// Delivery workers: per webhook a lease-holding runner on any replica reads the webhook's consumer group in order, signs and POSTs, schedules retries, claims a dead replica's pending entries.
+// Delivery workers: per webhook a lease-holding runner on any replica reads the webhook's consumer group in order, signs and POSTs (or POSTs the platform's body as received, for raw webhooks), schedules retries, claims a dead replica's pending entries.
 import http from 'node:http';
 import https from 'node:https';
 import { got } from 'got';
@@ -107,7 +107,7 @@ interface AttemptResult {
 }
 
 /** The delivery body (contract §10), serialized once per attempt so that the signature covers exactly what is sent. */
-export const deliveryBody = (e: StoredEvent): string =>
+export const deliveryBody = (e: Omit<StoredEvent, 'raw'>): string =>
   JSON.stringify({ id: e.id, appId: e.appId, notifyType: e.notifyType, receivedAt: e.receivedAt, data: e.data });
 
 /** Standard Webhooks headers for one attempt: same webhook-id on every retry, a fresh timestamp and signature. */
@@ -225,13 +225,14 @@ export class DeliveryWorkers {
 
   // --- used by runners -------------------------------------------------------------------------
 
-  async send(target: WebhookTarget, signer: Webhook, event: StoredEvent, signal: AbortSignal): Promise<AttemptResult> {
-    const body = deliveryBody(event);
+  /** `signer` is absent for a raw webhook: the platform's body as received, unsigned (contract §14). */
+  async send(target: WebhookTarget, signer: Webhook | undefined, event: StoredEvent, signal: AbortSignal): Promise<AttemptResult> {
+    const body = signer ? deliveryBody(event) : event.raw;
     const started = performance.now();
     try {
       const res = await got.post(target.url, {
         body,
-        headers: { 'content-type': 'application/json', 'user-agent': 'iot-bff-webhooks/1', ...signedHeaders(signer, event.id, body) },
+        headers: { 'content-type': 'application/json', 'user-agent': 'iot-bff-webhooks/1', ...(signer && signedHeaders(signer, event.id, body)) },
         timeout: { request: this.cfg.attemptTimeoutMs },
         retry: { limit: 0 },
         // A redirect is an answer, not a success: following it could send signed events somewhere not registered.
@@ -274,7 +275,8 @@ class Runner {
   private leaseLost = false;
   private readonly renewTimer: NodeJS.Timeout;
   private readonly unlisten: () => void;
-  private readonly signer: Webhook;
+  /** Absent for a raw webhook, whose deliveries are not signed. */
+  private readonly signer: Webhook | undefined;
   private readonly k: { stream: string; group: string; lease: string; retries: string; attempts: string; failed: string; log: string };
   private lastError = '';
 
@@ -292,7 +294,7 @@ class Runner {
       failed: keys.failed(t.appId, t.id),
       log: keys.log(t.appId, t.id),
     };
-    this.signer = new Webhook(t.secret);
+    this.signer = t.format === 'raw' ? undefined : new Webhook(t.secret);
     this.unlisten = w.cfg.notifier.on(t.appId, this.sleeper.wake);
     // Renewed on its own timer, so that an attempt hanging for its full deadline does not cost the lease.
     this.renewTimer = setInterval(() => void this.renew(), Math.max(50, Math.floor(w.cfg.leaseMs / 3)));

@@ -13,7 +13,7 @@ import { createEventMetrics, type EventMetrics } from './metrics.js';
 import { EventNotifier } from './notifier.js';
 import { createSseHandler, type SseHandler } from './sse.js';
 import { EventStore } from './store.js';
-import { deriveSealKey, WebhookRegistry, type CreatedWebhook, type WebhookView } from './webhooks.js';
+import { deriveSealKey, WebhookRegistry, type CreatedWebhook, type WebhookFormat, type WebhookView } from './webhooks.js';
 
 export { callbackToken, callbackUrl } from './callback.js';
 export { DEFAULT_RETRY_DELAYS_MS, DEFAULT_RETRY_FOR_MS, deliveryBody, signedHeaders, type DeliveryAttempt } from './delivery.js';
@@ -21,7 +21,7 @@ export { createEventMetrics, type EventMetrics } from './metrics.js';
 export { COMMAND_STATUS_CHANGED, MANAGEMENT_NOTIFY_TYPES, NOTIFY_TYPES, SERVICE_NOTIFY_TYPES, notifyTypeOf, subscriptionApiOf } from './notify.js';
 export { formatSse } from './sse.js';
 export { type StoredEvent } from './store.js';
-export { hostAllowed, validateWebhookInput, type CreatedWebhook, type WebhookView } from './webhooks.js';
+export { hostAllowed, validateWebhookInput, type CreatedWebhook, type WebhookFormat, type WebhookView } from './webhooks.js';
 
 export type DeliveryTuning = Partial<
   Pick<
@@ -179,8 +179,9 @@ export class Events {
     return r;
   }
 
-  async createWebhook(appId: string, owner: string, body: unknown): Promise<CreatedWebhook> {
-    const created = await this.guard(() => this.webhooks.create(appId, owner, body));
+  /** `format`: envelope for /v1 (its route never passes another); raw for subscriptions made through the compat port. */
+  async createWebhook(appId: string, owner: string, body: unknown, format: WebhookFormat = 'envelope'): Promise<CreatedWebhook> {
+    const created = await this.guard(() => this.webhooks.create(appId, owner, body, format));
     this.opts.onWebhooksChanged?.(appId);
     return created;
   }

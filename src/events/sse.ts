@@ -8,7 +8,7 @@ import { Wakeable, type EventNotifier } from './notifier.js';
 import { streamIdOf, type EventStore, type StoredEvent } from './store.js';
 
 /** One SSE message. `data` must not contain a newline: JSON.stringify never writes one. */
-export function formatSse(e: StoredEvent): string {
+export function formatSse(e: Omit<StoredEvent, 'raw'>): string {
   const data = JSON.stringify({ id: e.id, appId: e.appId, notifyType: e.notifyType, receivedAt: e.receivedAt, data: e.data });
   return `id: ${e.id}\nevent: ${e.notifyType}\ndata: ${data}\n\n`;
 }

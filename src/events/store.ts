@@ -12,8 +12,13 @@ export interface StoredEvent {
   notifyType: string;
   /** ISO time at which Redis stored it (Redis' clock, the same for every replica). */
   receivedAt: string;
-  /** The platform's body, as it was pushed. */
+  /** The platform's body, as it was pushed (parsed). */
   data: unknown;
+  /**
+   * The platform's body as JSON text, byte for byte as it was received (raw-format webhooks deliver it unchanged);
+   * the compact form of `data` when the push had to be rewritten (the gateway's callback URL removed).
+   */
+  raw: string;
 }
 
 export interface AppendResult {
@@ -41,14 +46,20 @@ export const DEFAULT_DEDUPE_MS = 10 * 60_000;
  * One script so that the dedupe mark and the entry are written together: a push is either stored and
  * marked, or neither. Run twice (a client retry after a lost answer), the second run finds the mark
  * and returns the first id. The time comes from Redis, so that ids and ages agree across replicas.
- * KEYS: stream, dedupe key. ARGV: maxLen, maxAgeMs, dedupeMs, notifyType, body, channel.
+ * KEYS: stream, dedupe key. ARGV: maxLen, maxAgeMs, dedupeMs, notifyType, body, channel, the body as received
+ * ('' when it is the compact body itself: most pushes are, and the copy would double their memory).
  */
 const APPEND_LUA = `
 local prev = redis.call('GET', KEYS[2])
 if prev then return {prev, 1} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', ARGV[4], 'd', ARGV[5])
+local id
+if ARGV[7] == '' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', ARGV[4], 'd', ARGV[5])
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', ARGV[4], 'd', ARGV[5], 'r', ARGV[7])
+end
 redis.call('XTRIM', KEYS[1], 'MINID', '~', tostring(now - tonumber(ARGV[2])))
 if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[2], id, 'PX', ARGV[3]) end
 redis.call('PUBLISH', ARGV[6], id)
@@ -64,6 +75,7 @@ type ScriptRedis = Redis & {
     notifyType: string,
     body: string,
     channel: string,
+    asReceived: string,
   ): Promise<[string, number]>;
 };
 
@@ -79,13 +91,15 @@ export function streamIdOf(appId: string, eventId: string): string | undefined {
   return STREAM_ID.test(sid) ? sid : undefined;
 }
 
-/** Builds the event from a raw stream entry (fields t = notifyType, d = body). */
+/** Builds the event from a raw stream entry (fields t = notifyType, d = compact body, r = the body as received when it differs). */
 export function entryToEvent(appId: string, streamId: string, fields: string[]): StoredEvent {
   let notifyType = 'unknown';
   let raw = 'null';
+  let asReceived: string | undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     if (fields[i] === 't') notifyType = fields[i + 1] as string;
     else if (fields[i] === 'd') raw = fields[i + 1] as string;
+    else if (fields[i] === 'r') asReceived = fields[i + 1] as string;
   }
   let data: unknown = null;
   try {
@@ -94,7 +108,7 @@ export function entryToEvent(appId: string, streamId: string, fields: string[]):
     data = null; // never happens for entries we wrote: the callback stores only parsed JSON
   }
   const ms = Number(streamId.slice(0, streamId.indexOf('-')));
-  return { id: toEventId(appId, streamId), appId, notifyType, receivedAt: new Date(ms).toISOString(), data };
+  return { id: toEventId(appId, streamId), appId, notifyType, receivedAt: new Date(ms).toISOString(), data, raw: asReceived ?? raw };
 }
 
 export type RawEntry = [string, string[]];
@@ -116,8 +130,12 @@ export class EventStore {
     this.redis.defineCommand('iotbffEventAppend', { numberOfKeys: 2, lua: APPEND_LUA });
   }
 
-  /** Stores a push (raw JSON text, already checked to be a JSON object) and returns its event id. */
-  async append(appId: string, notifyType: string, rawBody: string): Promise<AppendResult> {
+  /**
+   * Stores a push (compact JSON text, already checked to be a JSON object) and returns its event id. `asReceived`:
+   * the body's text as the platform sent it, when that differs from `rawBody` (whitespace, number spellings, escapes).
+   * Dedupe is on the compact form, so that a re-push laid out differently is still the same push.
+   */
+  async append(appId: string, notifyType: string, rawBody: string, asReceived?: string): Promise<AppendResult> {
     const sha = createHash('sha256').update(rawBody).digest('hex');
     const [streamId, dup] = await this.redis.iotbffEventAppend(
       this.keys.stream(appId),
@@ -128,6 +146,7 @@ export class EventStore {
       notifyType,
       rawBody,
       this.keys.channel(appId),
+      asReceived !== undefined && asReceived !== rawBody ? asReceived : '',
     );
     return { id: toEventId(appId, streamId), duplicate: dup === 1 };
   }

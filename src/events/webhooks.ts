@@ -7,24 +7,34 @@ import { GatewayError, type ErrorDetail } from '../errors.js';
 import { eventKeys, groupOf, type EventKeys } from './keys.js';
 import { NOTIFY_TYPES } from './notify.js';
 
+/**
+ * How deliveries are made. `envelope` (contract §10): the gateway's JSON around the platform's body, signed
+ * (Standard Webhooks). `raw` (contract §14, subscriptions made through the compat port): the platform's push
+ * body unchanged, unsigned, as a service used to receive it from the platform. /v1 creates envelope webhooks only.
+ */
+export type WebhookFormat = 'envelope' | 'raw';
+
 /** What a webhook's owner sees (never the secret, except in the answer to create). */
 export interface WebhookView {
   id: string;
   url: string;
   notifyTypes: string[];
+  format: WebhookFormat;
   createdAt: string;
 }
 
 export interface CreatedWebhook extends WebhookView {
-  /** `whsec_<base64 of 32 random bytes>`: shown once, in this answer only. */
-  secret: string;
+  /** `whsec_<base64 of 32 random bytes>`: shown once, in this answer only; absent for a raw webhook (nothing is signed). */
+  secret?: string;
 }
 
 /** The stored record: the owner and the sealed secret stay inside the gateway. */
-interface WebhookRecord extends WebhookView {
+interface WebhookRecord extends Omit<WebhookView, 'format'> {
   owner: string;
-  /** AES-256-GCM of the secret: base64(iv | tag | ciphertext). */
-  sealed: string;
+  /** Absent on records written before formats existed: envelope. */
+  format?: WebhookFormat;
+  /** AES-256-GCM of the secret: base64(iv | tag | ciphertext); absent for a raw webhook. */
+  sealed?: string;
 }
 
 /** A webhook as the delivery workers need it. */
@@ -33,7 +43,8 @@ export interface WebhookTarget {
   appId: string;
   url: string;
   notifyTypes: ReadonlySet<string>;
-  /** The signing secret (whsec_…). Never log a WebhookTarget. */
+  format: WebhookFormat;
+  /** The signing secret (whsec_…) of an envelope webhook; '' for a raw one. Never log a WebhookTarget. */
   secret: string;
 }
 
@@ -153,7 +164,7 @@ type ScriptRedis = Redis & {
   iotbffWebhookDelete(...args: Array<string>): Promise<number>;
 };
 
-const view = (r: WebhookRecord): WebhookView => ({ id: r.id, url: r.url, notifyTypes: r.notifyTypes, createdAt: r.createdAt });
+const view = (r: WebhookRecord): WebhookView => ({ id: r.id, url: r.url, notifyTypes: r.notifyTypes, format: r.format ?? 'envelope', createdAt: r.createdAt });
 
 export class WebhookRegistry {
   readonly keys: EventKeys;
@@ -171,17 +182,19 @@ export class WebhookRegistry {
     this.redis.defineCommand('iotbffWebhookDelete', { numberOfKeys: 7, lua: DELETE_LUA });
   }
 
-  async create(appId: string, owner: string, body: unknown): Promise<CreatedWebhook> {
+  /** `format` is the caller's front's choice, not a body field: a /v1 body cannot ask for unsigned deliveries. */
+  async create(appId: string, owner: string, body: unknown, format: WebhookFormat = 'envelope'): Promise<CreatedWebhook> {
     const input = validateWebhookInput(body, this.allowedHosts);
     const id = `wh_${randomBytes(12).toString('hex')}`;
-    const secret = `whsec_${randomBytes(32).toString('base64')}`;
+    const secret = format === 'envelope' ? `whsec_${randomBytes(32).toString('base64')}` : undefined;
     const rec: WebhookRecord = {
       id,
       url: input.url,
       notifyTypes: input.notifyTypes,
       createdAt: new Date().toISOString(),
       owner,
-      sealed: seal(this.opts.sealKeys[0] as Buffer, secret),
+      // Envelope records stay exactly as before formats existed (no field): older replicas read them alike.
+      ...(format === 'raw' ? { format } : { sealed: seal(this.opts.sealKeys[0] as Buffer, secret as string) }),
     };
     const ok = await this.redis.iotbffWebhookCreate(
       this.keys.webhooks(appId),
@@ -197,7 +210,7 @@ export class WebhookRegistry {
         details: [{ field: 'url', message: 'too many webhooks for this app' }],
       });
     }
-    return { ...view(rec), secret };
+    return { ...view(rec), ...(secret !== undefined && { secret }) };
   }
 
   /** The owner's webhooks of the app, oldest first; never secrets. */
@@ -235,9 +248,10 @@ export class WebhookRegistry {
   async targets(appId: string): Promise<WebhookTarget[]> {
     const out: WebhookTarget[] = [];
     for (const r of await this.records(appId)) {
-      const secret = open(this.opts.sealKeys, r.sealed);
+      const format = r.format ?? 'envelope';
+      const secret = format === 'raw' ? '' : r.sealed === undefined ? undefined : open(this.opts.sealKeys, r.sealed);
       if (secret === undefined) continue; // sealed with a key no longer configured: cannot sign, so not delivered
-      out.push({ id: r.id, appId, url: r.url, notifyTypes: new Set(r.notifyTypes), secret });
+      out.push({ id: r.id, appId, url: r.url, notifyTypes: new Set(r.notifyTypes), format, secret });
     }
     return out;
   }

@@ -43,6 +43,8 @@ export interface RunningSimulator {
    * (the process holds them anyway). Over HTTP, /__control/calls is always redacted.
    */
   rawCalls(since?: number): CallSummary;
+  /** Hears every push the platform makes (the body before it is serialized): for tests in the same process, which compare what a receiver got with what was sent. */
+  onNotify(listener: (appId: string, body: Record<string, unknown>) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -132,7 +134,7 @@ export async function startSimulator(
     });
     return closing;
   };
-  return { url, port, close, rawCalls: (since) => state.calls.summary(since, { raw: true }) };
+  return { url, port, close, rawCalls: (since) => state.calls.summary(since, { raw: true }), onNotify: (l) => state.onNotify(l) };
 }
 
 /** A wildcard bind address is not something a client can dial; point it at loopback instead. */

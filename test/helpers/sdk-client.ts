@@ -187,4 +187,26 @@ export class SdkClient {
   subDeviceManagementData(token: string, notifyType: string, callbackurl: string) {
     return this.invoke('POST', '/iodm/app/sub/v1.1.0/subscribe', token, undefined, { notifyType, callbackurl });
   }
+  /**
+   * SubscriptionManagement::subDeviceData3 with SubDeviceDataInDTO (appId, notifyType, `callbackUrl` in camel case
+   * here, channel; nulls left out). Its `ownerFlag` query is built but never sent: postData ignores the query.
+   */
+  subDeviceData(token: string, dto: { notifyType: string; callbackUrl: string; appId?: string; channel?: string }) {
+    return this.invoke('POST', '/iocm/app/sub/v1.2.0/subscriptions', token, undefined, dto);
+  }
+  /** querySingleSubscription: the SDK's appId argument never reaches the query (fillQueryParas works on a copy). */
+  querySingleSubscription(token: string, subscriptionId: string) {
+    return this.invoke('GET', `/iocm/app/sub/v1.2.0/subscriptions/${subscriptionId}`, token);
+  }
+  deleteSingleSubscription(token: string, subscriptionId: string) {
+    return this.invoke('DELETE', `/iocm/app/sub/v1.2.0/subscriptions/${subscriptionId}`, token);
+  }
+  /** QueryBatchSubInDTO's fields as the query (appId, notifyType, pageNo, pageSize). */
+  queryBatchSubscriptions(token: string, q: Query = {}) {
+    return this.invoke('GET', '/iocm/app/sub/v1.2.0/subscriptions', token, q);
+  }
+  /** deleteBatchSubscriptions: DeleteBatchSubInDTO's filters are built as a query that deleteData never sends, so every one goes. */
+  deleteBatchSubscriptions(token: string) {
+    return this.invoke('DELETE', '/iocm/app/sub/v1.2.0/subscriptions', token);
+  }
 }
