@@ -251,6 +251,7 @@ export function createGateway(config: Config, logger: Logger): Gateway {
           config,
           routes,
           pipeline,
+          clientRateLimit: (respond) => clientRateLimit({ clients: config.clients, redis, keyPrefix: config.redisKeyPrefix, metrics, logger, respond }),
           sessions: redis
             ? new RedisSessionStore(redis, config.redisKeyPrefix, config.compatSessionTtlSec)
             : new MemorySessionStore(config.compatSessionTtlSec),

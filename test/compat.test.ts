@@ -20,10 +20,13 @@ import {
   type TestRedis,
   type TestSimulator,
 } from './helpers/fixtures.js';
+import { platformCallsSince } from './helpers/routes.js';
 import { NorthApiException, SdkClient } from './helpers/sdk-client.js';
 
 /** A second service of app-b, with a key of its own. */
 const SVC_B = { name: 'svc-b', key: 'key-of-service-b-0123456789abcdef', apps: ['app-b'] };
+/** A client with a request rate of its own (contract §11): three requests a minute, whichever front they use. */
+const SVC_SLOW = { name: 'svc-slow', key: 'key-of-slow-service-0123456789abcd', apps: ['app-a'], rateLimit: { requests: 3, windowSec: 60 } };
 /** app-b's quota is small, so that sharing it is visible; app-a's is not the subject here. */
 const APPS = JSON.stringify([
   { ...TEST_APPS[0], ratePerMinute: 1000 },
@@ -79,7 +82,7 @@ describe('compat port: a PHP-SDK service behind the gateway', () => {
     sim = await startTestSimulator();
     const env = gatewayEnv(sim.url, redis.url, {
       PLATFORM_APPS: APPS,
-      GATEWAY_CLIENTS: JSON.stringify([...CLIENTS, SVC_B]),
+      GATEWAY_CLIENTS: JSON.stringify([...CLIENTS, SVC_B, SVC_SLOW]),
       COMPAT_PORT: '8743',
       LOG_LEVEL: 'debug',
     });
@@ -315,6 +318,28 @@ describe('compat port: a PHP-SDK service behind the gateway', () => {
     assert.equal(atPlatform.length, 4);
     assert.equal(ok, atPlatform.filter((x) => !x.path.startsWith('/iocm/app/sec/')).length);
     assert.ok(atPlatform.every((x) => x.errorCode === undefined));
+  });
+
+  it('a client\'s request rate counts its /v1 and compat requests together; over it, compat answers 403 1010009 and nothing is sent', async () => {
+    const v1 = await fetch(`${a.gw.url}/v1/apps/app-a/packages`, { headers: { 'x-api-key': SVC_SLOW.key } });
+    assert.equal(v1.status, 200, await v1.text());
+    const c = sdk(a.url, 'app-a', SVC_SLOW.key);
+    // The login is not a platform API call, nor counted: only calls to the platform's APIs are.
+    const token = await login(c);
+    await c.queryUpgradePackageList(token);
+    await c.queryUpgradePackageList(token);
+    const since = Date.now();
+    const refused = await c.queryUpgradePackageList(token).then(
+      () => assert.fail('a fourth request in the minute passed'),
+      (e: unknown) => e as NorthApiException,
+    );
+    assert.equal(refused.httpStatusCode, 403);
+    assert.equal(refused.error_code, '1010009');
+    assert.deepEqual(await platformCallsSince(sim, since), []);
+    // And /v1 sees the same spent rate.
+    const after = await fetch(`${a.gw.url}/v1/apps/app-a/packages`, { headers: { 'x-api-key': SVC_SLOW.key } });
+    assert.equal(after.status, 429);
+    assert.equal(((await after.json()) as { error: { code: string } }).error.code, 'CLIENT_RATE_LIMITED');
   });
 
   it('sessions are shared by replicas, expire, and the SDK then logs in again; refresh spends its refresh token', async () => {

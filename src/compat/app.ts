@@ -7,7 +7,8 @@ import { requestContext } from '../http/request-context.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Answer, Pipeline } from '../pipeline.js';
-import { toExpressPath, type RouteSpec } from '../routes/types.js';
+import { compileRoutes, runChain } from '../routes/dispatch.js';
+import type { RouteSpec } from '../routes/types.js';
 import { PLATFORM_ANSWERS, replayedToPlatformError, toPlatformError, type PlatformErrorAnswer } from './errors.js';
 import { shapeRequest } from './request.js';
 import type { SessionGrant, SessionStore } from './sessions.js';
@@ -29,6 +30,11 @@ export interface CompatDeps {
    * APIs answer 501 GW.SUBSCRIPTIONS_NOT_AVAILABLE.
    */
   subscriptions?: SubscriptionBackend;
+  /**
+   * The clients' request rate (src/http/client-rate-limit.ts), made for this front's answers; absent = no client
+   * has one. The same store as /v1's: a client's requests count together on both fronts.
+   */
+  clientRateLimit?: (respond: (err: GatewayError, res: Response) => void) => express.RequestHandler | undefined;
 }
 
 declare module 'express-serve-static-core' {
@@ -67,6 +73,7 @@ const allows = (client: ClientConfig, appId: string): boolean => client.apps ===
 
 export function buildCompatApp(deps: CompatDeps): express.Express {
   const { config, routes, pipeline, sessions, logger, metrics } = deps;
+  const limit = deps.clientRateLimit?.(respondWithPlatformError);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -121,11 +128,20 @@ export function buildCompatApp(deps: CompatDeps): express.Express {
   };
 
   for (const api of subscriptionHandlers(deps.subscriptions, config.bodyLimit, respondWithPlatformError)) {
-    app[METHOD[api.method]](api.path, label('subscriptions'), session, ...api.handlers);
+    app[METHOD[api.method]](api.path, label('subscriptions'), session, ...(limit ? [limit] : []), ...api.handlers);
   }
 
+  const chains = new Map<RouteSpec, express.RequestHandler[]>();
   for (const spec of routes) {
     const handlers: express.RequestHandler[] = [label(spec.id), session];
+    if (limit) handlers.push(limit);
+    // Before the body is read: an app known spent costs no parse and no validation (as on /v1; issue 15).
+    handlers.push((req, res, next) => {
+      const key = req.get('idempotency-key');
+      const refusal = pipeline.refusedEarly({ spec, appId: res.locals.compatApp as string, client: res.locals.client?.name ?? '', ...(key !== undefined && { idempotencyKey: key }) });
+      if (refusal) respondWithPlatformError(refusal, res);
+      else next();
+    });
     if (spec.body) handlers.push(json);
     handlers.push(async (req: Request, res: Response) => {
       try {
@@ -148,12 +164,19 @@ export function buildCompatApp(deps: CompatDeps): express.Express {
         respondWithPlatformError(err, res);
       }
     });
-    if (spec.platform.method === 'GET') {
-      // Express would answer HEAD with the GET handler: a platform call and a quota slot for a body nobody reads.
-      app.head(toExpressPath(spec.platform.path), (_req, res) => send(res, PLATFORM_ANSWERS.noSuchApi));
-    }
-    app[METHOD[spec.platform.method]](toExpressPath(spec.platform.path), ...handlers);
+    chains.set(spec, handlers);
   }
+  // The platform paths by one lookup, as /v1's (src/routes/dispatch.ts). A GET path asked with HEAD, another
+  // method or a path not served falls through to the platform's answer for an API it does not have; Express
+  // would have answered HEAD with the GET handler: a platform call and a quota slot for a body nobody reads.
+  const table = compileRoutes(routes.map((spec) => ({ method: spec.platform.method, path: spec.platform.path, spec })));
+  app.use((req, res, next) => {
+    const m = table.match(req.method, req.path);
+    if (m.kind === 'malformed') throw new GatewayError('VALIDATION_FAILED', { message: 'The request could not be parsed.' });
+    if (m.kind !== 'route') return next();
+    req.params = m.params;
+    runChain(chains.get(m.route.spec) as express.RequestHandler[], req, res, next);
+  });
 
   // A path (or method) the platform does not serve: the platform's answer for it.
   app.use((_req: Request, res: Response) => send(res, PLATFORM_ANSWERS.noSuchApi));

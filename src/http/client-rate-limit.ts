@@ -46,6 +46,8 @@ export interface ClientRateLimitOptions {
   keyPrefix: string;
   metrics: Metrics;
   logger: Logger;
+  /** How the front answers a refusal: /v1's envelope by default; the compat front answers in the platform's format. */
+  respond?: (err: GatewayError, res: Response) => void;
 }
 
 /**
@@ -107,7 +109,7 @@ export function clientRateLimit(o: ClientRateLimitOptions): RequestHandler | und
   }
   function refuse(res: Response, client: string, ms: number): void {
     qm.clientRefusals.inc({ client, limit: 'client-rate' });
-    respondWithError(new GatewayError('CLIENT_RATE_LIMITED', { retryAfter: retryAfterSeconds(ms) }), res);
+    (o.respond ?? respondWithError)(new GatewayError('CLIENT_RATE_LIMITED', { retryAfter: retryAfterSeconds(ms) }), res);
   }
 
   return (req: Request, res: Response, next: NextFunction): void => {

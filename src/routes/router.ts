@@ -6,7 +6,7 @@ import { authenticate, authorizeApp } from '../http/auth.js';
 import { notFound, respondWithError } from '../http/errors.js';
 import type { Pipeline } from '../pipeline.js';
 import { applyHeaders, preferredWaitSeconds } from '../quota/headers.js';
-import { compileRoutes } from './dispatch.js';
+import { compileRoutes, runChain } from './dispatch.js';
 import type { RouteSpec } from './types.js';
 
 export interface RouterDeps {
@@ -119,19 +119,7 @@ export function buildV1Router({ config, specs, pipeline, clientRateLimit, extra 
         break;
     }
     req.params = { ...(req.params as Record<string, string>), ...m.params };
-    const chain = chains.get(m.route) as express.RequestHandler[];
-    const step = (i: number) => (err?: unknown) => {
-      if (err !== undefined && err !== null) {
-        next(err);
-        return;
-      }
-      try {
-        void (chain[i] as express.RequestHandler)(req, res, step(i + 1));
-      } catch (thrown) {
-        next(thrown);
-      }
-    };
-    step(0)();
+    runChain(chains.get(m.route) as express.RequestHandler[], req, res, next);
   });
   // Paths the families do not serve (the events API's webhooks and streams) go on to the routers given.
   for (const r of extra ?? []) perApp.use(r);
