@@ -49,7 +49,18 @@ const KNOBS = {
   /** `compiled` (default): tsc output, as `npm start` runs it; `tsx`: straight from the sources. */
   runtime: process.env.BENCH_RUNTIME === 'tsx' ? ('tsx' as const) : ('compiled' as const),
   cpuProf: process.env.BENCH_CPU_PROF === '1',
+  /**
+   * Node flags of the gateways: by default those of `npm start` (package.json), which the Dockerfile's CMD
+   * repeats (test/compose.test.ts), so that the bench measures the gateway as it runs; set to compare others.
+   */
+  gatewayFlags: (process.env.BENCH_GATEWAY_FLAGS ?? startFlags()).split(/\s+/).filter(Boolean),
 };
+
+/** The Node flags of package.json's `start` script (`node <flags> dist/main.js`). */
+function startFlags(): string {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  return (pkg.scripts.start ?? '').split(/\s+/).filter((t) => t.startsWith('--')).join(' ');
+}
 
 // ---------------------------------------------------------------------------------------------
 // autocannon has no type declarations: the little of it that is used, typed here.
@@ -311,7 +322,7 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
   const gateway = start(
     'gateway',
     process.execPath,
-    [...prof, ...rt.args('src/main.ts')],
+    [...prof, ...KNOBS.gatewayFlags, ...rt.args('src/main.ts')],
     {
       PORT: String(gwPort),
       HOST: '127.0.0.1',
@@ -336,7 +347,7 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
   const gatewayCache = start(
     'gateway-cache',
     process.execPath,
-    rt.args('src/main.ts'),
+    [...KNOBS.gatewayFlags, ...rt.args('src/main.ts')],
     {
       PORT: String(cachePort),
       HOST: '127.0.0.1',
@@ -353,7 +364,7 @@ async function setUp(rt: Runtime): Promise<{ targets: Target[]; sim: Proc; redis
   const gatewayMem = start(
     'gateway-memory',
     process.execPath,
-    rt.args('src/main.ts'),
+    [...KNOBS.gatewayFlags, ...rt.args('src/main.ts')],
     {
       PORT: String(memPort),
       HOST: '127.0.0.1',
@@ -669,7 +680,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `iot-bff bench: ${m.nproc} CPUs (${m.cpu}), Node ${m.node}; ${KNOBS.rounds} rounds of ${KNOBS.duration} s runs, ` +
       `light ${KNOBS.lightRate} req/s over ${KNOBS.lightConnections} connections, saturation ${KNOBS.connections} connections; ` +
-      `servers ${rt.note}; gateway LOG_LEVEL=${KNOBS.logLevel}${KNOBS.cpuProf ? ', CPU profile on' : ''}\n`,
+      `servers ${rt.note}; gateway LOG_LEVEL=${KNOBS.logLevel}, node flags: ${KNOBS.gatewayFlags.join(' ') || 'none'}${KNOBS.cpuProf ? ', CPU profile on' : ''}\n`,
   );
   const { targets, sim, redis, gateway } = await setUp(rt);
   const pools = new Map(targets.map((t) => [t.id, new Pool(t.origin, { connections: KNOBS.lightConnections, pipelining: 1 })]));

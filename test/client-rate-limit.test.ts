@@ -15,6 +15,7 @@ import {
   type TestRedis,
   type TestSimulator,
 } from './helpers/fixtures.js';
+import { startEventsGateway } from './helpers/events.js';
 import { startCluster, type TestCluster } from './helpers/redis-topologies.js';
 
 const KEY = 'key-of-the-runaway-caller-0000001';
@@ -91,6 +92,20 @@ describe('client rate limit (contract §11)', () => {
     } finally {
       await gw.close();
       await redis.start();
+    }
+  });
+
+  it('counts the events API too: webhook and stream requests take from the same rate (they bypassed it before issue 15)', async () => {
+    const events = await startEventsGateway(env(sim.url, redis.url));
+    try {
+      const hooks = () => request(events.url).get('/v1/apps/app-a/webhooks').set('X-Api-Key', KEY);
+      assert.equal((await hooks()).status, 200);
+      assert.equal((await list(events.url)).status, 200);
+      assert.equal((await hooks()).status, 200);
+      assertEnvelope(await hooks(), 429, 'CLIENT_RATE_LIMITED');
+      assertEnvelope(await request(events.url).get('/v1/apps/app-a/events').set('X-Api-Key', KEY), 429, 'CLIENT_RATE_LIMITED');
+    } finally {
+      await events.close();
     }
   });
 });

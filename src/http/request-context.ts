@@ -41,9 +41,12 @@ export function requestContext(logger: Logger, metrics: Metrics) {
       const labels = { method: req.method, route: res.locals.route ?? 'unmatched', status: String(res.statusCode) };
       metrics.httpRequests.inc(labels);
       metrics.httpDuration.observe(labels, seconds);
-      // The path is logged without its query string: queries are the callers' business, not the operators'.
+      // The path is logged without its query string: queries are the callers' business, not the operators'. The
+      // original one: by the time the answer is sent, a router mounted at /v1 has cut its prefix from req.path.
+      const url = req.originalUrl;
+      const q = url.indexOf('?');
       res.locals.log.info(
-        { method: req.method, path: res.locals.logPath ?? loggablePath(req.path), route: labels.route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
+        { method: req.method, path: res.locals.logPath ?? loggablePath(q === -1 ? url : url.slice(0, q)), route: labels.route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
         'request',
       );
     });
