@@ -227,6 +227,9 @@ const isNoBody = (body: unknown): boolean =>
   body === undefined ||
   (body !== null && typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0);
 
+/** A template's parameter names, parsed once per template rather than on every request. */
+const templateParams = new Map<string, string[]>();
+
 const PARAM_RULE = "must be 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or digit";
 
 export interface ValidatedRequest {
@@ -249,7 +252,9 @@ export function validateRequest(
 
   // Every value the router captured is checked, not only the template's: appId included when given.
   const params: Record<string, string> = {};
-  for (const name of new Set([...pathParams(spec.path), ...Object.keys(input.params)])) {
+  let names = templateParams.get(spec.path);
+  if (names === undefined) templateParams.set(spec.path, (names = pathParams(spec.path)));
+  for (const name of names.length === 0 ? Object.keys(input.params) : new Set([...names, ...Object.keys(input.params)])) {
     const value = input.params[name];
     if (value === undefined) problems.push(found(name, 'is required', 0));
     else if (typeof value !== 'string' || !SAFE_ID.test(value)) problems.push(found(name, PARAM_RULE, 0));
