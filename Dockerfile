@@ -31,6 +31,6 @@ FROM runtime AS gateway
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=10s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# V8's young generation capped and the old one grown by half its live size, not up to 4×: peak RSS under the
-# bench went from ~205 to ~130 MB at the same throughput (docs/performance.md). As `npm start` (compose.test.ts).
-CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "dist/main.js"]
+# As `npm start` (compose.test.ts). No V8 heap flags: those measured (docs/performance.md, issue 15) lowered
+# peak RSS but cost every path CPU.
+CMD ["node", "dist/main.js"]
