@@ -218,7 +218,6 @@ export function createGateway(config: Config, logger: Logger): Gateway {
   // First: the gateway's traffic is /v1, which then passes no other router's layers.
   const clientLimit = clientRateLimit({ clients: config.clients, redis, keyPrefix: config.redisKeyPrefix, metrics, logger });
   app.use(
-    '/v1',
     buildV1Router({
       config,
       specs: routes,

@@ -32,14 +32,20 @@ export function authenticate(clients: readonly ClientConfig[]) {
 
 /**
  * 403 when the key may not act for the app, whether or not the app exists (so that restricted
- * callers cannot probe which apps are configured); 404 for an unknown app otherwise.
+ * callers cannot probe which apps are configured); 404 for an unknown app otherwise; undefined when allowed.
  */
+export function appAccessError(client: ClientConfig | undefined, appId: string, apps: ReadonlyMap<string, AppConfig>): GatewayError | undefined {
+  if (!client) return new GatewayError('UNAUTHENTICATED');
+  if (client.apps !== '*' && !client.apps.has(appId)) return new GatewayError('FORBIDDEN');
+  if (!apps.has(appId)) return new GatewayError('NOT_FOUND', { message: 'No such app is configured.' });
+  return undefined;
+}
+
+/** The app access rule as middleware, for routers mounted at `/apps/:appId`. */
 export function authorizeApp(apps: ReadonlyMap<string, AppConfig>) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const appId = String(req.params.appId);
-    const client = res.locals.client as ClientConfig;
-    if (client.apps !== '*' && !client.apps.has(appId)) throw new GatewayError('FORBIDDEN');
-    if (!apps.has(appId)) throw new GatewayError('NOT_FOUND', { message: 'No such app is configured.' });
+    const denied = appAccessError(res.locals.client, String(req.params.appId), apps);
+    if (denied) throw denied;
     next();
   };
 }
