@@ -1,6 +1,5 @@
 // Caller authentication (X-Api-Key, compared as SHA-256 digests in constant time) and the app access rule of contract §3 "Callers".
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
 import type { AppConfig, ClientConfig } from '../config.js';
 import { GatewayError } from '../errors.js';
 
@@ -20,16 +19,6 @@ export function findClient(clients: readonly ClientConfig[], key: string): Clien
   return found;
 }
 
-export function authenticate(clients: readonly ClientConfig[]) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const key = req.get('x-api-key');
-    const client = key ? findClient(clients, key) : undefined;
-    if (!client) throw new GatewayError('UNAUTHENTICATED');
-    res.locals.client = client;
-    next();
-  };
-}
-
 /**
  * 403 when the key may not act for the app, whether or not the app exists (so that restricted
  * callers cannot probe which apps are configured); 404 for an unknown app otherwise; undefined when allowed.
@@ -39,13 +28,4 @@ export function appAccessError(client: ClientConfig | undefined, appId: string, 
   if (client.apps !== '*' && !client.apps.has(appId)) return new GatewayError('FORBIDDEN');
   if (!apps.has(appId)) return new GatewayError('NOT_FOUND', { message: 'No such app is configured.' });
   return undefined;
-}
-
-/** The app access rule as middleware, for routers mounted at `/apps/:appId`. */
-export function authorizeApp(apps: ReadonlyMap<string, AppConfig>) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const denied = appAccessError(res.locals.client, String(req.params.appId), apps);
-    if (denied) throw denied;
-    next();
-  };
 }

@@ -41,7 +41,7 @@ export function buildV1Router({ config, specs, pipeline, clientRateLimit, extra 
     }, r);
     rest.use('/v1/apps/:appId', perApp);
   }
-  // Every /v1 call needs a key, even one to a route that does not exist.
+  // Anything else below /v1 (with a valid key: every /v1 call needs one, even to a route that does not exist).
   rest.use('/v1', notFound);
 
   const json = express.json({ limit: config.bodyLimit, strict: true, type: () => true });
