@@ -112,9 +112,15 @@ describe('compat port: platform subscriptions become the caller\'s webhooks', ()
     await c.invoke('DELETE', '/iocm/app/sub/v1.2.0/subscriptions', token, { notifyType: 'swUpgradeResultNotify' });
     assert.equal((await events.listWebhooks('app-a', 'ops-portal')).length, 0);
 
-    const bad = await c.invoke('POST', '/iocm/app/sub/v1.2.0/subscriptions', token, undefined, { notifyType: 'deviceDataChanged', callbackUrl: 'not a url' }).catch((e) => e);
-    assert.ok(bad instanceof NorthApiException);
-    assert.deepEqual([bad.httpStatusCode, bad.error_code], [400, '100022']);
+    // A callback URL nobody can deliver to: the platform's own code for it (platform-api.md §6.2), not the generic 100022.
+    for (const callbackUrl of ['not a url', 'ftp://files.example:21/x']) {
+      const bad = await c.invoke('POST', '/iocm/app/sub/v1.2.0/subscriptions', token, undefined, { notifyType: 'deviceDataChanged', callbackUrl }).catch((e) => e);
+      assert.ok(bad instanceof NorthApiException);
+      assert.deepEqual([bad.httpStatusCode, bad.error_code], [400, '100222'], callbackUrl);
+    }
+    // Another bad field stays the generic invalid input.
+    const badType = await c.invoke('POST', '/iocm/app/sub/v1.2.0/subscriptions', token, undefined, { notifyType: 'noSuchType', callbackUrl: 'https://svc.example:8443/push' }).catch((e) => e);
+    assert.deepEqual([badType.httpStatusCode, badType.error_code], [400, '100022']);
     assert.deepEqual(calls, []);
   });
 });

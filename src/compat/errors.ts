@@ -27,6 +27,8 @@ export const PLATFORM_ANSWERS = {
   tokenInvalid: { status: 403, body: { error_code: PLATFORM_CODE.TOKEN_INVALID, error_desc: 'App_key or access_token is invalid.' } },
   throttled: { status: 403, body: { error_code: PLATFORM_CODE.THROTTLED, error_desc: 'app throttle exceed.' } },
   internal: { status: 500, body: { error_code: PLATFORM_CODE.INTERNAL_ERROR, error_desc: 'Internal server error.' } },
+  /** A subscription's callback URL the gateway cannot deliver to: the platform's 100222, its text as it is (sic). */
+  invalidCallbackUrl: { status: 400, body: { error_code: PLATFORM_CODE.INVALID_CALLBACK_URL, error_desc: 'Internal server error.' } },
 } as const satisfies Record<string, PlatformErrorAnswer>;
 
 /** Codes of the gateway's own refusals that have no platform equivalent: prefixed so that nobody takes them for the platform's (contract §14). */

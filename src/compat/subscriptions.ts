@@ -132,7 +132,16 @@ export function subscriptionHandlers(
       if ((body.appId !== undefined && body.appId !== appId) || (body.channel !== undefined && body.channel !== 'HTTP')) {
         return send(res, PLATFORM_ANSWERS.invalidInput);
       }
-      const s = await b.create(appId, owner, { url, notifyTypes: [notifyType] });
+      let s: CompatSubscription;
+      try {
+        s = await b.create(appId, owner, { url, notifyTypes: [notifyType] });
+      } catch (err) {
+        // A URL the webhooks refuse is what the platform calls an invalid callback URL (platform-api.md §6.2).
+        if (err instanceof GatewayError && err.code === 'VALIDATION_FAILED' && err.details?.some((d) => d.field === 'url')) {
+          return send(res, PLATFORM_ANSWERS.invalidCallbackUrl);
+        }
+        throw err;
+      }
       if (withBody) res.status(status).json(dto(s));
       else res.status(status).end();
     });

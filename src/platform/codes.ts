@@ -42,6 +42,8 @@ export const PLATFORM_CODE = {
   INVALID_INPUT: '100022',
   /** 50252: the platform's generic internal error. */
   INTERNAL_ERROR: '50252',
+  /** 100222: the subscription's callback URL is invalid (its error_desc reads "Internal server error.", sic; platform-api.md §6.2). */
+  INVALID_CALLBACK_URL: '100222',
 } as const;
 
 /** The gateway code of each meaning (credentials-refused and token-invalid are both the gateway's upstream auth failure). */
@@ -108,6 +110,7 @@ export const COMMON_CODES: PlatformCodeTable = Object.freeze({
   '100022': code('invalid-input', 'The platform found the input invalid.'),
   '100405': code('invalid-input', 'A request parameter is invalid.'),
   '100216': code('invalid-input', 'The application input is invalid.'),
+  [PLATFORM_CODE.INVALID_CALLBACK_URL]: code('invalid-input', "The subscription's callback URL is invalid."),
 });
 
 export type CatalogEntry = PlatformCodeInfo & { readonly family: string };
