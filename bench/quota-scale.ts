@@ -103,18 +103,21 @@ async function benchTopology(label: string, topology: RedisTopology, nodes: Host
   const redis: RedisClient = createRedisClient({ topology, commandTimeoutMs: 1000, logger: silent, name: `bench:${label}` });
   if (!(await connectClientWithin(redis, 5000))) throw new Error(`${label}: not connected`);
   const prefix = `b${Date.now().toString(36)}:`;
-  const limiter = new QuotaLimiter({
-    redis,
-    keyPrefix: prefix,
-    windowMs: WINDOW_MS,
-    holdMs: 60_000,
-    replicas: 1,
-    rateOf: () => PER_MIN,
-    metrics: createMetrics(),
-    logger: silent,
-    replicaId: 'bench',
-    settleMs: 0,
-  });
+  /** A limiter of this run on this Redis: its own key prefix and replica id, `perMin` calls a minute per app. */
+  const limiterOf = (keyPrefix: string, perMin: number, replicaId: string) =>
+    new QuotaLimiter({
+      redis,
+      keyPrefix,
+      windowMs: WINDOW_MS,
+      holdMs: 60_000,
+      replicas: 1,
+      rateOf: () => perMin,
+      metrics: createMetrics(),
+      logger: silent,
+      replicaId,
+      settleMs: 0,
+    });
+  const limiter = limiterOf(prefix, PER_MIN, 'bench');
   // A fresh limiter trusts Redis once it answered (a new Redis: no epoch yet); wait for that.
   for (let i = 0; i < 100 && (await limiter.take('warm-up')).kind !== 'allowed'; i++) await new Promise((r) => setTimeout(r, 100));
   const apps = Array.from({ length: APPS }, (_, i) => `app-${i}`);
@@ -144,18 +147,7 @@ async function benchTopology(label: string, topology: RedisTopology, nodes: Host
   // Saturation: as many decisions as Redis and this process manage, CONCURRENCY in flight, spread over the apps.
   // A limiter of its own with no effective limit: every decision goes to Redis (a refused app would be
   // answered from memory, without Redis, and inflate the figure).
-  const open = new QuotaLimiter({
-    redis,
-    keyPrefix: `${prefix}sat:`,
-    windowMs: WINDOW_MS,
-    holdMs: 60_000,
-    replicas: 1,
-    rateOf: () => 1_000_000,
-    metrics: createMetrics(),
-    logger: silent,
-    replicaId: 'bench-sat',
-    settleMs: 0,
-  });
+  const open = limiterOf(`${prefix}sat:`, 1_000_000, 'bench-sat');
   for (let i = 0; i < 100 && (await open.take('warm-up')).kind !== 'allowed'; i++) await new Promise((r) => setTimeout(r, 100));
   let k = 0;
   const saturated = await phase(open, nodes, async (decide) => {
@@ -168,18 +160,7 @@ async function benchTopology(label: string, topology: RedisTopology, nodes: Host
   });
 
   // Bytes per log entry: one app's log at 100 and at 1,000 entries, through the real take script.
-  const memLimiter = new QuotaLimiter({
-    redis,
-    keyPrefix: `${prefix}mem:`,
-    windowMs: WINDOW_MS,
-    holdMs: 60_000,
-    replicas: 1,
-    rateOf: () => 1_000_000,
-    metrics: createMetrics(),
-    logger: silent,
-    replicaId: 'bench-memory-0123',
-    settleMs: 0,
-  });
+  const memLimiter = limiterOf(`${prefix}mem:`, 1_000_000, 'bench-memory-0123');
   const usage = async () => Number(await redis.call('MEMORY', 'USAGE', `${prefix}mem:quota:{mem}`, 'SAMPLES', '0'));
   for (let i = 0; i < 100; i++) await memLimiter.take('mem');
   const at100 = await usage();

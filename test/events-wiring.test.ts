@@ -101,6 +101,18 @@ describe('events wired into the gateway', function () {
     }
   });
 
+  it('the webhook and stream APIs keep contract §3\'s caller rules: no key 401, a key not allowed the app 403 (known app or not), an unknown app 404', async () => {
+    for (const path of ['/v1/apps/app-a/webhooks', '/v1/apps/app-a/events']) {
+      assertEnvelope(await request(gw.url).get(path), 401, 'UNAUTHENTICATED');
+    }
+    for (const app of ['app-b', 'no-such-app']) {
+      assertEnvelope(await request(gw.url).get(`/v1/apps/${app}/webhooks`).set('x-api-key', KEYS.onlyA), 403, 'FORBIDDEN');
+      assertEnvelope(await request(gw.url).post(`/v1/apps/${app}/webhooks`).set('x-api-key', KEYS.onlyA).send({ url: receiver.url, notifyTypes: ['deviceAdded'] }), 403, 'FORBIDDEN');
+    }
+    assertEnvelope(await request(gw.url).get('/v1/apps/no-such-app/events').set('x-api-key', KEYS.all), 404, 'NOT_FOUND');
+    assert.equal((await request(gw.url).get('/v1/apps/app-a/webhooks').set('x-api-key', KEYS.onlyA)).status, 200);
+  });
+
   it('pushes an upgrade subtask result from the simulator (the upgrade part notifies)', async () => {
     const before = receiver.got.length;
     const r = await request(gw.url)

@@ -20,6 +20,8 @@ function expressAnswer(routes: readonly R[], method: string, path: string): Rout
   }));
   const allowed = new Map<string, string[]>();
   for (const r of routes) allowed.set(r.path, [...(allowed.get(r.path) ?? []), r.method]);
+  // A parameter that cannot be decoded fails the layer's match itself, whatever the method: 400 (Express).
+  const matched: Array<{ r: R; params: Record<string, string> }> = [];
   for (const { r, m } of matchers) {
     let found;
     try {
@@ -27,19 +29,14 @@ function expressAnswer(routes: readonly R[], method: string, path: string): Rout
     } catch {
       return { kind: 'malformed' };
     }
-    if (!found) continue;
+    if (found) matched.push({ r, params: { ...(found.params as Record<string, string>) } });
+  }
+  for (const { r, params } of matched) {
     if (method === 'HEAD' && r.method === 'GET') return { kind: 'method', allowed: allowed.get(r.path) as string[] };
-    if (method === r.method) return { kind: 'route', route: r, params: { ...(found.params as Record<string, string>) } };
+    if (method === r.method) return { kind: 'route', route: r, params };
   }
-  for (const { r, m } of matchers) {
-    let found;
-    try {
-      found = m(path);
-    } catch {
-      return { kind: 'malformed' };
-    }
-    if (found) return { kind: 'method', allowed: allowed.get(r.path) as string[] };
-  }
+  const first = matched[0];
+  if (first) return { kind: 'method', allowed: allowed.get(first.r.path) as string[] };
   return { kind: 'none' };
 }
 

@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Config, ClientConfig } from '../config.js';
 import { GatewayError, type EnvelopeFields } from '../errors.js';
 import { findClient } from '../http/auth.js';
+import { unparsableRequest } from '../http/errors.js';
 import { requestContext } from '../http/request-context.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -172,7 +173,7 @@ export function buildCompatApp(deps: CompatDeps): express.Express {
   const table = compileRoutes(routes.map((spec) => ({ method: spec.platform.method, path: spec.platform.path, spec })));
   app.use((req, res, next) => {
     const m = table.match(req.method, req.path);
-    if (m.kind === 'malformed') throw new GatewayError('VALIDATION_FAILED', { message: 'The request could not be parsed.' });
+    if (m.kind === 'malformed') throw unparsableRequest();
     if (m.kind !== 'route') return next();
     req.params = m.params;
     runChain(chains.get(m.route.spec) as express.RequestHandler[], req, res, next);
@@ -205,7 +206,7 @@ function fromFramework(err: unknown): unknown {
   if (err instanceof GatewayError) return err;
   const e = (err ?? {}) as { type?: unknown; status?: unknown };
   if (e.type === 'entity.too.large' || Number(e.status) === 413) return new GatewayError('PAYLOAD_TOO_LARGE');
-  if (Number(e.status) >= 400 && Number(e.status) < 500) return new GatewayError('VALIDATION_FAILED', { message: 'The request could not be parsed.' });
+  if (Number(e.status) >= 400 && Number(e.status) < 500) return unparsableRequest();
   return err;
 }
 

@@ -25,11 +25,14 @@ function fromFramework(err: { type?: unknown; status?: unknown; statusCode?: unk
   }
   const status = Number(err.status ?? err.statusCode);
   // e.g. a malformed percent-encoding in the path (Express answers URIError with 400).
-  if (status === 400) return new GatewayError('VALIDATION_FAILED', { message: 'The request could not be parsed.' });
+  if (status === 400) return unparsableRequest();
   if (status === 413) return new GatewayError('PAYLOAD_TOO_LARGE');
   if (status === 415) return new GatewayError('UNSUPPORTED_MEDIA_TYPE');
   return undefined;
 }
+
+/** A request whose URL or body cannot even be read (a malformed percent-encoding, say): 400, as Express answers it. */
+export const unparsableRequest = (): GatewayError => new GatewayError('VALIDATION_FAILED', { message: 'The request could not be parsed.' });
 
 export function notFound(): never {
   throw new GatewayError('NOT_FOUND', { message: 'No such route.' });

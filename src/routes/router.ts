@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Config } from '../config.js';
 import { buildEnvelope, GatewayError, type EnvelopeFields } from '../errors.js';
 import { appAccessError, findClient } from '../http/auth.js';
-import { notFound, respondWithError } from '../http/errors.js';
+import { notFound, respondWithError, unparsableRequest } from '../http/errors.js';
 import type { Pipeline } from '../pipeline.js';
 import { applyHeaders, preferredWaitSeconds } from '../quota/headers.js';
 import { compileRoutes, runChain } from './dispatch.js';
@@ -32,15 +32,8 @@ const APP_PATH = /^\/apps\/([^/]+)(\/.*)?$/i;
 export function buildV1Router({ config, specs, pipeline, clientRateLimit, extra }: RouterDeps): express.RequestHandler {
   const rest = express.Router();
   // Paths the families do not serve (the events API's webhooks and streams) go on to the routers given.
-  for (const r of extra ?? []) {
-    const perApp = express.Router({ mergeParams: true });
-    perApp.use((req, res, next) => {
-      const denied = appAccessError(res.locals.client, String(req.params.appId), config.apps);
-      if (denied) throw denied;
-      next();
-    }, r);
-    rest.use('/v1/apps/:appId', perApp);
-  }
+  // Only reached from below, after the key, the client's rate and the app access were checked.
+  for (const r of extra ?? []) rest.use('/v1/apps/:appId', r);
   // Anything else below /v1 (with a valid key: every /v1 call needs one, even to a route that does not exist).
   rest.use('/v1', notFound);
 
@@ -128,7 +121,7 @@ export function buildV1Router({ config, specs, pipeline, clientRateLimit, extra 
     try {
       appId = decodeURIComponent(app[1] as string);
     } catch {
-      throw new GatewayError('VALIDATION_FAILED', { message: 'The request could not be parsed.' });
+      throw unparsableRequest();
     }
     // 403 before 404 whether or not the app exists, so that a restricted caller cannot probe which apps are configured.
     const denied = appAccessError(res.locals.client, appId, config.apps);
@@ -139,7 +132,7 @@ export function buildV1Router({ config, specs, pipeline, clientRateLimit, extra 
         rest(req, res, next);
         return;
       case 'malformed':
-        throw new GatewayError('VALIDATION_FAILED', { message: 'The request could not be parsed.' });
+        throw unparsableRequest();
       case 'method':
         // A known path with another method (HEAD included: Express would answer it with the GET handler and
         // spend a platform call on an answer without a body; issue 17, finding 9): 405 with Allow, not a 404.
